@@ -1,0 +1,120 @@
+# Creekflow build. `make` builds bin/cfctl; `make test` builds and runs every test suite;
+# `make run` runs the demo job. SANITIZER=address|undefined builds into build-<san>/.
+
+SANITIZER ?=
+BUILD := build$(if $(SANITIZER),-$(SANITIZER))
+BIN := $(if $(SANITIZER),$(BUILD)/bin,bin)
+CC ?= cc
+FUZZ_SECONDS ?= 15
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -fno-common $(WARN) -MMD -MP -I.
+LDLIBS := -lcjson -lpthread -lm
+
+ifeq ($(SANITIZER),address)
+  CFLAGS += -fsanitize=address -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address
+else ifeq ($(SANITIZER),undefined)
+  CFLAGS += -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=undefined
+else ifneq ($(SANITIZER),)
+  $(error SANITIZER must be address or undefined)
+endif
+
+LIB_SRCS := $(sort $(wildcard common/*/*.c) $(wildcard worker/*.c) $(wildcard operators/*.c) \
+                   $(wildcard connectors/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libcreekflow.a
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all deps test unit pipeline fuzz run clean style style-check symbols-check
+
+all: $(BIN)/cfctl
+
+# Installs missing system packages once per checkout (and again when the script changes).
+$(DEPS_STAMP): scripts/install-deps.sh
+	@mkdir -p $(dir $@)
+	@scripts/install-deps.sh
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/cfctl: $(CLI_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+# Unit tests (cmocka), one binary per module.
+unit: $(UNIT_BINS)
+	@tests/run-tests.sh unit $(UNIT_BINS)
+
+# Whole jobs through bin/cfctl, compared row by row with independent computations.
+pipeline: $(BIN)/cfctl
+	@CFCTL=$(abspath $(BIN)/cfctl) tests/run-tests.sh pipeline $(sort $(wildcard tests/pipeline/[0-9]*.sh))
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -I. -g -O1 -fsanitize=fuzzer,address,undefined
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# Everything CI runs: build, unit tests, pipelines, the same under ASan and UBSan, fuzzers,
+# exported-symbol and style checks. Prints one "N passed, N failed" line at the end.
+test: all
+	@rm -f build/test-results
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory pipeline
+	@$(MAKE) --no-print-directory SANITIZER=address unit pipeline
+	@$(MAKE) --no-print-directory SANITIZER=undefined unit pipeline
+	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory symbols-check style-check
+	@tests/summary.sh
+
+# Only cf_-prefixed symbols may be exported from the library.
+symbols-check: $(LIB)
+	@bad=$$(nm -g --defined-only $(LIB) | awk 'NF==3 && $$2 ~ /[TDBR]/ {print $$3}' | grep -v '^cf_' || true); \
+	 if [ -n "$$bad" ]; then echo "symbols-check: non-cf_ exported symbols:"; echo "$$bad"; \
+	   echo "symbols: 0 passed, 1 failed" >> build/test-results; exit 1; fi; \
+	 echo "symbols-check: ok"; echo "symbols: 1 passed, 0 failed" >> build/test-results
+
+STYLE_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+style:
+	clang-format -i $(STYLE_FILES)
+
+style-check:
+	@if clang-format --dry-run --Werror $(STYLE_FILES) 2>build/style.log; then \
+	   echo "style-check: ok"; echo "style: 1 passed, 0 failed" >> build/test-results; \
+	 else cat build/style.log | head -40; echo "style: 0 passed, 1 failed" >> build/test-results; \
+	   exit 1; fi
+
+run: all
+	@scripts/run-demo.sh
+
+bench: all
+	@echo "make bench arrives with issue [6]"
+
+clean:
+	rm -rf build build-address build-undefined build-fuzz bin
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

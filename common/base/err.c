@@ -1,0 +1,35 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *cf_strerror(int code)
+{
+    switch (code) {
+#define CF_ERR_CASE(name, value, msg)                                                              \
+    case name: return msg;
+        CF_ERRORS(CF_ERR_CASE)
+#undef CF_ERR_CASE
+    }
+    return "unknown error";
+}
+
+int cf_err_set(struct cf_err *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        err->code = code;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void cf_err_clear(struct cf_err *err)
+{
+    if (err) {
+        err->code = CF_OK;
+        err->msg[0] = '\0';
+    }
+}
