@@ -1,6 +1,124 @@
+/*
+ * cfctl - Creekflow's command line: run jobs locally in an embedded cluster, validate and
+ * plan specs (and, with the cluster, drive a coordinator's REST API).
+ */
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/base/log.h"
+#include "worker/plan.h"
+
+static void usage(FILE *out)
 {
-    puts("cfctl");
-    return 0;
+    fputs("usage: cfctl [-m URL] <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  local [-p N] [-q] JOB.json   run a job in an embedded mini cluster until it ends\n"
+          "  validate JOB.json           check a job spec; problems are named by JSON path\n"
+          "  plan [-p N] JOB.json        print the job's task graph (vertices, chains, "
+          "exchanges)\n"
+          "  docs                        print the operator and connector reference "
+          "(Markdown)\n"
+          "\n"
+          "cluster commands (run, list, info, cancel, savepoint, stop, checkpoint) need a\n"
+          "coordinator, which this build does not include yet.\n"
+          "\n"
+          "exit status: 0 success, 1 the job or operation failed, 2 usage or validation "
+          "error\n",
+          out);
+}
+
+int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int *out)
+{
+    char *end;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || !*value || *end || v < min || v > max) {
+        fprintf(stderr, "cfctl: %s needs an integer between %d and %d, got '%s'\n", flag, min,
+                max, value ? value : "");
+        return CLI_USAGE;
+    }
+    *out = (int)v;
+    return CLI_OK;
+}
+
+int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out)
+{
+    struct cf_err err;
+    cf_err_clear(&err);
+    struct cf_spec *spec = NULL;
+    *out = NULL;
+    int rc = cf_spec_load(path, &spec, &err);
+    if (rc == 0) {
+        rc = cf_plan_build(spec, parallelism, out, &err);
+    }
+    if (rc == 0) {
+        return CLI_OK;
+    }
+    if (rc == CF_EIO) {
+        fprintf(stderr, "cfctl: cannot read job spec %s\n", err.msg);
+        return CLI_USAGE;
+    }
+    fprintf(stderr, "cfctl: invalid job spec %s:\n", path);
+    char *msgs = err.msg;
+    for (char *line = strtok(msgs, "\n"); line; line = strtok(NULL, "\n")) {
+        fprintf(stderr, "  %s\n", line);
+    }
+    return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return CLI_OK;
+        }
+        if (!strcmp(argv[i], "-m") && i + 1 < argc) {
+            i += 2; /* the coordinator URL: used by cluster commands */
+            continue;
+        }
+        fprintf(stderr, "cfctl: unknown option '%s'\n", argv[i]);
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    if (!strcmp(cmd, "local")) {
+        return cf_cli_local(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "validate")) {
+        return cf_cli_validate(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "plan")) {
+        return cf_cli_plan(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "docs")) {
+        return cf_cli_docs(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    static const char *const cluster[] = {"run",  "list",       "info", "cancel", "savepoint",
+                                          "stop", "checkpoint", NULL};
+    for (int k = 0; cluster[k]; k++) {
+        if (!strcmp(cmd, cluster[k])) {
+            fprintf(stderr,
+                    "cfctl %s: needs a coordinator, which this build does not include yet; "
+                    "use 'cfctl local JOB.json'\n",
+                    cmd);
+            return CLI_USAGE;
+        }
+    }
+    fprintf(stderr, "cfctl: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return CLI_USAGE;
 }

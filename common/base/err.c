@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *cf_strerror(int code)
 {
@@ -24,6 +25,26 @@ int cf_err_set(struct cf_err *err, int code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
+}
+
+int cf_err_append(struct cf_err *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        size_t len = err->code ? strlen(err->msg) : 0;
+        if (len && len + 2 < sizeof(err->msg)) {
+            err->msg[len++] = '\n';
+        }
+        if (!err->code) {
+            err->code = code;
+        }
+        if (len + 1 < sizeof(err->msg)) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(err->msg + len, sizeof(err->msg) - len, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return err ? err->code : code;
 }
 
 void cf_err_clear(struct cf_err *err)

@@ -39,7 +39,7 @@ enum cf_errcode {
 /* Message of a CF_E* code; never NULL. Any thread. */
 const char *cf_strerror(int code);
 
-#define CF_ERR_MSG_MAX 512
+#define CF_ERR_MSG_MAX 2048
 
 /* A user-facing error: the code plus a message naming what and where. */
 struct cf_err {
@@ -49,6 +49,11 @@ struct cf_err {
 
 /* Sets err (if not NULL) and returns code, so callers can write `return cf_err_set(...)`. */
 int cf_err_set(struct cf_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like cf_err_set, but when err already holds a message, appends this one on a new line
+ * (validation reports every problem it finds, not only the first). Keeps the first code. */
+int cf_err_append(struct cf_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Clears err to CF_OK and an empty message. */

@@ -110,10 +110,16 @@ void cf_arena_reset(struct cf_arena *arena)
 {
     /* Keep standard-size chunks for reuse; free oversized ones so one huge record does not
      * pin memory for the arena's whole life. */
+    size_t nspare = 0;
+    for (struct cf_arena_chunk *s = arena->spare; s; s = s->next) {
+        nspare++;
+    }
     struct cf_arena_chunk *c = arena->head;
     while (c) {
         struct cf_arena_chunk *next = c->next;
-        if (c->size == arena->chunk_size) {
+        /* Bounded: an arena that absorbed others' chunks must not hoard them forever. */
+        if (c->size == arena->chunk_size && nspare < 8) {
+            nspare++;
             c->off = 0;
             c->next = arena->spare;
             arena->spare = c;

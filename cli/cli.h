@@ -1,0 +1,23 @@
+/*
+ * cli.h - cfctl's commands. Exit status (DESIGN.md section 8): 0 success, 1 the operation or
+ * the job failed, 2 usage or validation error.
+ */
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include "common/base/err.h"
+
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+int cf_cli_local(int argc, char **argv);
+int cf_cli_validate(int argc, char **argv);
+int cf_cli_plan(int argc, char **argv);
+int cf_cli_docs(int argc, char **argv);
+
+/* Loads and plans a spec file; on failure prints the problems and returns CLI_USAGE. */
+struct cf_plan;
+int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out);
+/* Parses a positive int option value; prints an error naming the flag on failure. */
+int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int *out);
+
+#endif

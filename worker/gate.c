@@ -1,0 +1,153 @@
+#include "gate.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "common/base/err.h"
+#include "common/base/mem.h"
+#include "common/base/timeutil.h"
+
+struct cf_chan {
+    struct cf_msg ring[CF_CHAN_CAP];
+    uint32_t head;
+    uint32_t count;
+};
+
+struct cf_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t readable;
+    pthread_cond_t writable;
+    int nchan;
+    int next;
+    int canceled;
+    int queued;
+    struct cf_chan *chans;
+};
+
+struct cf_gate *cf_gate_create(int nchannels)
+{
+    struct cf_gate *gate = cf_new(struct cf_gate);
+    pthread_mutex_init(&gate->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&gate->readable, &attr);
+    pthread_cond_init(&gate->writable, &attr);
+    pthread_condattr_destroy(&attr);
+    gate->nchan = nchannels;
+    gate->chans = cf_calloc((size_t)nchannels, sizeof(*gate->chans));
+    return gate;
+}
+
+void cf_gate_destroy(struct cf_gate *gate)
+{
+    if (!gate) {
+        return;
+    }
+    for (int c = 0; c < gate->nchan; c++) {
+        struct cf_chan *ch = &gate->chans[c];
+        for (uint32_t i = 0; i < ch->count; i++) {
+            cf_batch_release(ch->ring[(ch->head + i) % CF_CHAN_CAP].batch);
+        }
+    }
+    pthread_cond_destroy(&gate->readable);
+    pthread_cond_destroy(&gate->writable);
+    pthread_mutex_destroy(&gate->lock);
+    cf_free(gate->chans);
+    cf_free(gate);
+}
+
+int cf_gate_channels(const struct cf_gate *gate)
+{
+    return gate->nchan;
+}
+
+int cf_gate_push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *blocked_ns)
+{
+    struct cf_chan *ch = &gate->chans[c];
+    pthread_mutex_lock(&gate->lock);
+    if (ch->count == CF_CHAN_CAP && !gate->canceled) {
+        int64_t t0 = cf_monotonic_ns();
+        while (ch->count == CF_CHAN_CAP && !gate->canceled) {
+            pthread_cond_wait(&gate->writable, &gate->lock);
+        }
+        if (blocked_ns) {
+            *blocked_ns += cf_monotonic_ns() - t0;
+        }
+    }
+    if (gate->canceled) {
+        pthread_mutex_unlock(&gate->lock);
+        cf_batch_release(msg->batch);
+        msg->batch = NULL;
+        return CF_ECANCELED;
+    }
+    ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
+    ch->count++;
+    gate->queued++;
+    if (gate->queued == 1) {
+        pthread_cond_signal(&gate->readable);
+    }
+    pthread_mutex_unlock(&gate->lock);
+    return 0;
+}
+
+int cf_gate_pop(struct cf_gate *gate, int *c, struct cf_msg *msg, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&gate->lock);
+    for (;;) {
+        if (gate->canceled) {
+            pthread_mutex_unlock(&gate->lock);
+            return CF_ECANCELED;
+        }
+        if (gate->queued > 0) {
+            break;
+        }
+        if (deadline_ms < 0) {
+            pthread_cond_wait(&gate->readable, &gate->lock);
+        } else {
+            if (cf_monotonic_ms() >= deadline_ms) {
+                pthread_mutex_unlock(&gate->lock);
+                return CF_EAGAIN;
+            }
+            struct timespec ts = {.tv_sec = deadline_ms / 1000,
+                                  .tv_nsec = (deadline_ms % 1000) * 1000000};
+            pthread_cond_timedwait(&gate->readable, &gate->lock, &ts);
+        }
+    }
+    for (int i = 0; i < gate->nchan; i++) {
+        int idx = (gate->next + i) % gate->nchan;
+        struct cf_chan *ch = &gate->chans[idx];
+        if (ch->count == 0) {
+            continue;
+        }
+        *msg = ch->ring[ch->head];
+        ch->ring[ch->head].batch = NULL;
+        ch->head = (ch->head + 1) % CF_CHAN_CAP;
+        if (ch->count-- == CF_CHAN_CAP) {
+            pthread_cond_broadcast(&gate->writable);
+        }
+        gate->queued--;
+        gate->next = (idx + 1) % gate->nchan;
+        *c = idx;
+        break;
+    }
+    pthread_mutex_unlock(&gate->lock);
+    return 0;
+}
+
+void cf_gate_cancel(struct cf_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    gate->canceled = 1;
+    pthread_cond_broadcast(&gate->readable);
+    pthread_cond_broadcast(&gate->writable);
+    pthread_mutex_unlock(&gate->lock);
+}
+
+int cf_gate_queued(struct cf_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    int q = gate->queued;
+    pthread_mutex_unlock(&gate->lock);
+    return q;
+}

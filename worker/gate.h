@@ -1,0 +1,58 @@
+/*
+ * gate.h - a subtask's input gate: one bounded queue per input channel.
+ *
+ * A channel carries the messages of one upstream subtask in order: data batches,
+ * watermarks, end-of-stream (and barriers in step [4]). Each channel holds at most
+ * CF_CHAN_CAP messages, so a fast producer blocks in cf_gate_push() until the consumer
+ * catches up: back-pressure without unbounded buffering. Remote channels (the data plane,
+ * step [3]) push into the same gate from their network thread.
+ *
+ * Thread-safety: any number of producer threads; one consumer thread.
+ */
+#ifndef CF_GATE_H
+#define CF_GATE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common/data/batch.h"
+
+#define CF_CHAN_CAP 8
+
+enum cf_msg_kind {
+    CF_MSG_BATCH,
+    CF_MSG_WATERMARK,
+    CF_MSG_EOS,
+    CF_MSG_BARRIER,
+};
+
+struct cf_msg {
+    int kind;
+    struct cf_batch *batch; /* CF_MSG_BATCH: owned by the message */
+    int64_t value;          /* watermark or checkpoint id */
+};
+
+struct cf_gate;
+
+struct cf_gate *cf_gate_create(int nchannels);
+/* Releases the batches still queued. Only when no thread uses the gate any more. */
+void cf_gate_destroy(struct cf_gate *gate);
+int cf_gate_channels(const struct cf_gate *gate);
+/*
+ * Appends msg to channel ch, blocking while it is full. Adds the time spent blocked to
+ * *blocked_ns (if not NULL). Returns 0, or CF_ECANCELED once the gate is canceled (the
+ * message's batch is then released).
+ */
+int cf_gate_push(struct cf_gate *gate, int ch, struct cf_msg *msg, int64_t *blocked_ns);
+/*
+ * Takes the next message, visiting channels round-robin. Waits until deadline_ms
+ * (monotonic; -1: forever). Returns 0 with *ch and *msg, CF_EAGAIN at the deadline, or
+ * CF_ECANCELED.
+ */
+int cf_gate_pop(struct cf_gate *gate, int *ch, struct cf_msg *msg, int64_t deadline_ms);
+/* Wakes every waiter; pushes and pops fail from now on. Any thread. */
+void cf_gate_cancel(struct cf_gate *gate);
+/* Messages queued over all channels (for back-pressure metrics). */
+int cf_gate_queued(struct cf_gate *gate);
+
+#endif

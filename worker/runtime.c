@@ -1,0 +1,777 @@
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/base/log.h"
+#include "common/base/mem.h"
+#include "common/base/timeutil.h"
+#include "runtime_int.h"
+
+static const char *const state_names[] = {
+#define CF_JOB_STATE_NAME(name, text) text,
+    CF_JOB_STATES(CF_JOB_STATE_NAME)
+#undef CF_JOB_STATE_NAME
+};
+_Static_assert(sizeof(state_names) / sizeof(state_names[0]) == CF_JOB__COUNT,
+               "state_names covers every state");
+
+const char *cf_job_state_name(enum cf_job_state state)
+{
+    return (unsigned)state < CF_JOB__COUNT ? state_names[state] : "UNKNOWN";
+}
+
+int cf_job_state_terminal(enum cf_job_state state)
+{
+    return state == CF_JOB_FAILED || state == CF_JOB_CANCELED || state == CF_JOB_FINISHED ||
+           state == CF_JOB_SUSPENDED;
+}
+
+struct cf_runtime {
+    const struct cf_plan *plan;
+    char job_id[64];
+    int ntasks;
+    struct cf_task *tasks;
+    int *vertex_first_task; /* index of subtask 0 of each vertex in tasks */
+    struct cf_batch_pool ***pools; /* [op][output] */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int state;    /* enum cf_job_state */
+    int canceled; /* tasks must stop */
+    int running;  /* tasks not yet ended */
+    int failed;
+    char failure[2048];
+    int64_t start_ms;
+    int64_t end_ms;
+};
+
+/* ---- the operator API (task thread) ---- */
+
+struct cf_batch *cf_op_batch_get(struct cf_op *op, int out)
+{
+    return cf_batch_pool_get(op->routes[out].pool);
+}
+
+int cf_op_has_consumers(const struct cf_op *op, int out)
+{
+    return op->routes[out].ntargets > 0;
+}
+
+static int process_in(struct cf_op *op, struct cf_batch *batch)
+{
+    CF_STAT_ADD(op->metrics.records_in, batch->n);
+    return op->decl->plugin->process(op, batch);
+}
+
+static struct cf_batch *clone_batch(struct cf_op *op, int out, const struct cf_batch *batch)
+{
+    struct cf_batch *copy = cf_op_batch_get(op, out);
+    for (uint32_t r = 0; r < batch->n; r++) {
+        cf_batch_copy_row(copy, batch, r);
+    }
+    return copy;
+}
+
+int cf_op_emit(struct cf_op *op, int out, struct cf_batch *batch)
+{
+    struct cf_op_route *route = &op->routes[out];
+    if (batch->n == 0) {
+        cf_batch_release(batch);
+        return 0;
+    }
+    CF_STAT_ADD(op->metrics.records_out[out], batch->n);
+    if (route->ntargets == 0) {
+        CF_STAT_ADD(op->metrics.dropped[out], batch->n);
+        cf_batch_release(batch);
+        return 0;
+    }
+    int rc = 0;
+    for (int t = 0; t < route->ntargets && rc == 0; t++) {
+        /* Fan-out: every consumer but the last gets a copy (consumers modify batches). */
+        struct cf_batch *b = t + 1 < route->ntargets ? clone_batch(op, out, batch) : batch;
+        struct cf_op_target *target = &route->targets[t];
+        rc = target->op ? process_in(target->op, b) : cf_xwriter_send(target->xw, b);
+        if (t + 1 == route->ntargets) {
+            batch = NULL;
+        }
+    }
+    cf_batch_release(batch);
+    return rc;
+}
+
+static int deliver_watermark(struct cf_op *op, int64_t wm)
+{
+    if (wm <= op->watermark) {
+        return 0;
+    }
+    op->watermark = wm;
+    if (op->decl->plugin->on_watermark) {
+        return op->decl->plugin->on_watermark(op, wm);
+    }
+    return cf_op_emit_watermark(op, wm);
+}
+
+int cf_op_emit_watermark(struct cf_op *op, int64_t wm)
+{
+    if (wm <= op->out_watermark) {
+        return 0;
+    }
+    op->out_watermark = wm;
+    for (int o = 0; o < op->decl->noutputs; o++) {
+        struct cf_op_route *route = &op->routes[o];
+        for (int t = 0; t < route->ntargets; t++) {
+            struct cf_op_target *target = &route->targets[t];
+            int rc = target->op ? deliver_watermark(target->op, wm)
+                                : cf_xwriter_watermark(target->xw, wm);
+            if (rc) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+void cf_op_timer_set(struct cf_op *op, int64_t at_ms)
+{
+    struct cf_task *task = op->task;
+    for (int i = 0; i < task->ntimers; i++) {
+        if (task->timers[i].op == op && task->timers[i].at == at_ms) {
+            return;
+        }
+    }
+    if (task->ntimers == task->cap_timers) {
+        task->cap_timers = task->cap_timers ? task->cap_timers * 2 : 8;
+        task->timers = cf_realloc(task->timers, (size_t)task->cap_timers * sizeof(*task->timers));
+    }
+    task->timers[task->ntimers].at = at_ms;
+    task->timers[task->ntimers].op = op;
+    task->ntimers++;
+}
+
+int cf_op_canceled(const struct cf_op *op)
+{
+    return __atomic_load_n(&op->task->rt->canceled, __ATOMIC_RELAXED);
+}
+
+int cf_op_fail(struct cf_op *op, const char *fmt, ...)
+{
+    struct cf_task *task = op->task;
+    if (!task->failure[0]) {
+        int n = snprintf(task->failure, sizeof(task->failure), "%s (subtask %d/%d): ",
+                         op->decl->id, op->subtask + 1, op->parallelism);
+        va_list ap;
+        va_start(ap, fmt);
+        if (n > 0 && (size_t)n < sizeof(task->failure)) {
+            vsnprintf(task->failure + n, sizeof(task->failure) - (size_t)n, fmt, ap);
+        }
+        va_end(ap);
+    }
+    return CF_EFAILED;
+}
+
+const char *cf_op_job_id(const struct cf_op *op)
+{
+    return op->task->rt->job_id;
+}
+
+const char *cf_op_log_prefix(const struct cf_op *op)
+{
+    return op->task->log_ctx;
+}
+
+/* ---- task threads ---- */
+
+static int64_t next_timer(const struct cf_task *task)
+{
+    int64_t at = INT64_MAX;
+    for (int i = 0; i < task->ntimers; i++) {
+        if (task->timers[i].at < at) {
+            at = task->timers[i].at;
+        }
+    }
+    return at;
+}
+
+static int fire_timers(struct cf_task *task)
+{
+    if (task->ntimers == 0) {
+        return 0;
+    }
+    int64_t now = cf_now_ms();
+    for (int i = 0; i < task->ntimers;) {
+        if (task->timers[i].at <= now) {
+            struct cf_op *op = task->timers[i].op;
+            task->timers[i] = task->timers[--task->ntimers];
+            if (op->decl->plugin->on_timer) {
+                int rc = op->decl->plugin->on_timer(op, now);
+                if (rc) {
+                    return rc;
+                }
+            }
+            i = 0; /* the callback may have added timers */
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+static int flush_exchanges(struct cf_task *task)
+{
+    for (int i = 0; i < task->nxw; i++) {
+        int rc = cf_xwriter_flush(task->xws[i]);
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* End of input: the final watermark, then finish() in chain order, then end-of-stream. */
+static int finish_chain(struct cf_task *task)
+{
+    struct cf_op *head = &task->ops[0];
+    int rc = head->decl->plugin->kind == CF_OP_KIND_SOURCE
+                 ? cf_op_emit_watermark(head, CF_TS_MAX)
+                 : deliver_watermark(head, CF_TS_MAX);
+    for (int k = 0; k < task->nops && rc == 0; k++) {
+        struct cf_op *op = &task->ops[k];
+        if (op->decl->plugin->finish) {
+            rc = op->decl->plugin->finish(op);
+        }
+    }
+    for (int i = 0; i < task->nxw && rc == 0; i++) {
+        rc = cf_xwriter_eos(task->xws[i]);
+    }
+    return rc;
+}
+
+/* Waits until deadline (monotonic ms) or cancellation. */
+static void idle_wait(struct cf_runtime *rt, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->canceled) {
+        struct timespec ts = {.tv_sec = deadline_ms / 1000,
+                              .tv_nsec = (deadline_ms % 1000) * 1000000};
+        pthread_cond_timedwait(&rt->changed, &rt->lock, &ts);
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+static int run_source(struct cf_task *task)
+{
+    struct cf_op *head = &task->ops[0];
+    for (;;) {
+        if (cf_op_canceled(head)) {
+            return CF_ECANCELED;
+        }
+        int rc = fire_timers(task);
+        if (rc) {
+            return rc;
+        }
+        int64_t wait_ms = 10;
+        rc = head->decl->plugin->poll(head, &wait_ms);
+        if (rc == CF_EEOF) {
+            return finish_chain(task);
+        }
+        if (rc == CF_EAGAIN) {
+            rc = flush_exchanges(task);
+            if (rc) {
+                return rc;
+            }
+            int64_t deadline = cf_monotonic_ms() + (wait_ms > 0 ? wait_ms : 1);
+            int64_t t = next_timer(task);
+            if (t != INT64_MAX) {
+                int64_t until = t - cf_now_ms();
+                if (cf_monotonic_ms() + until < deadline) {
+                    deadline = cf_monotonic_ms() + (until > 0 ? until : 0);
+                }
+            }
+            idle_wait(task->rt, deadline);
+        } else if (rc) {
+            return rc;
+        }
+    }
+}
+
+static int64_t min_open_watermark(const struct cf_task *task)
+{
+    int64_t wm = CF_TS_MAX;
+    for (int c = 0; c < cf_gate_channels(task->gate); c++) {
+        if (!task->chan_done[c] && task->chan_wm[c] < wm) {
+            wm = task->chan_wm[c];
+        }
+    }
+    return wm;
+}
+
+static int run_consumer(struct cf_task *task)
+{
+    struct cf_op *head = &task->ops[0];
+    int idle_flushed = 1;
+    for (;;) {
+        int rc = fire_timers(task);
+        if (rc) {
+            return rc;
+        }
+        /* Wake for the next timer, and after 50 ms without input flush partial batches. */
+        int64_t deadline = -1;
+        int64_t t = next_timer(task);
+        if (t != INT64_MAX) {
+            int64_t until = t - cf_now_ms();
+            deadline = cf_monotonic_ms() + (until > 0 ? until : 0);
+        }
+        if (!idle_flushed) {
+            int64_t d = cf_monotonic_ms() + 50;
+            deadline = deadline < 0 || d < deadline ? d : deadline;
+        }
+        int ch;
+        struct cf_msg msg;
+        rc = cf_gate_pop(task->gate, &ch, &msg, deadline);
+        if (rc == CF_EAGAIN) {
+            if (!idle_flushed) {
+                rc = flush_exchanges(task);
+                if (rc) {
+                    return rc;
+                }
+                idle_flushed = 1;
+            }
+            continue;
+        }
+        if (rc) {
+            return rc;
+        }
+        idle_flushed = 0;
+        switch (msg.kind) {
+        case CF_MSG_BATCH:
+            rc = process_in(head, msg.batch);
+            break;
+        case CF_MSG_WATERMARK:
+            if (msg.value > task->chan_wm[ch]) {
+                task->chan_wm[ch] = msg.value;
+                rc = deliver_watermark(head, min_open_watermark(task));
+            }
+            break;
+        case CF_MSG_EOS:
+            if (!task->chan_done[ch]) {
+                task->chan_done[ch] = 1;
+                if (--task->chans_open == 0) {
+                    return finish_chain(task);
+                }
+                rc = deliver_watermark(head, min_open_watermark(task));
+            }
+            break;
+        default:
+            break;
+        }
+        if (rc) {
+            return rc;
+        }
+    }
+}
+
+static void task_end(struct cf_task *task, int state)
+{
+    struct cf_runtime *rt = task->rt;
+    pthread_mutex_lock(&rt->lock);
+    task->state = state;
+    if (state == CF_JOB_FAILED && !rt->failed) {
+        rt->failed = 1;
+        snprintf(rt->failure, sizeof(rt->failure), "%s", task->failure);
+    }
+    if (--rt->running == 0) {
+        rt->end_ms = cf_now_ms();
+        if (rt->failed) {
+            rt->state = CF_JOB_FAILED;
+        } else if (rt->canceled) {
+            rt->state = CF_JOB_CANCELED;
+        } else {
+            rt->state = CF_JOB_FINISHED;
+        }
+    }
+    pthread_cond_broadcast(&rt->changed);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+static void cancel_all(struct cf_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    rt->canceled = 1;
+    pthread_cond_broadcast(&rt->changed);
+    pthread_mutex_unlock(&rt->lock);
+    for (int i = 0; i < rt->ntasks; i++) {
+        if (rt->tasks[i].gate) {
+            cf_gate_cancel(rt->tasks[i].gate);
+        }
+    }
+}
+
+static void *task_main(void *arg)
+{
+    struct cf_task *task = arg;
+    struct cf_runtime *rt = task->rt;
+    cf_log_ctx_set(task->log_ctx);
+    int rc = 0;
+    int opened = 0;
+    for (; opened < task->nops && rc == 0; opened++) {
+        struct cf_op *op = &task->ops[opened];
+        if (op->decl->plugin->open) {
+            struct cf_err err;
+            cf_err_clear(&err);
+            rc = op->decl->plugin->open(op, &err);
+            if (rc) {
+                cf_op_fail(op, "%s", err.msg[0] ? err.msg : cf_strerror(rc));
+                opened++;
+            }
+        }
+    }
+    if (rc == 0) {
+        rc = task->gate ? run_consumer(task) : run_source(task);
+    }
+    for (int k = opened - 1; k >= 0; k--) {
+        struct cf_op *op = &task->ops[k];
+        if (op->decl->plugin->close) {
+            op->decl->plugin->close(op);
+        }
+    }
+    int state = CF_JOB_FINISHED;
+    if (rc == CF_ECANCELED || (rc && __atomic_load_n(&rt->canceled, __ATOMIC_RELAXED) &&
+                               !task->failure[0])) {
+        state = CF_JOB_CANCELED;
+    } else if (rc) {
+        state = CF_JOB_FAILED;
+        if (!task->failure[0]) {
+            snprintf(task->failure, sizeof(task->failure), "%s (subtask %d/%d): %s",
+                     task->vertex->name, task->subtask + 1, task->vertex->parallelism,
+                     cf_strerror(rc));
+        }
+        cf_error("task failed: %s", task->failure);
+        cancel_all(rt);
+    }
+    task_end(task, state);
+    cf_log_ctx_set(NULL);
+    return NULL;
+}
+
+/* ---- setup ---- */
+
+static struct cf_task *task_of(struct cf_runtime *rt, int vertex, int subtask)
+{
+    return &rt->tasks[rt->vertex_first_task[vertex] + subtask];
+}
+
+/* Index of operator op_index within its vertex's chain. */
+static int chain_pos(const struct cf_plan_vertex *v, int op_index)
+{
+    for (int k = 0; k < v->nops; k++) {
+        if (v->ops[k] == op_index) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+static struct cf_xwriter *xwriter_create(struct cf_runtime *rt, struct cf_task *task,
+                                         const struct cf_plan_op *consumer,
+                                         struct cf_batch_pool *pool)
+{
+    const struct cf_plan_vertex *dv = &rt->plan->vertices[consumer->vertex];
+    struct cf_xwriter *xw = cf_new(struct cf_xwriter);
+    xw->exchange = consumer->exchange;
+    xw->task = task;
+    xw->nout = dv->parallelism;
+    xw->gates = cf_calloc((size_t)xw->nout, sizeof(*xw->gates));
+    for (int s = 0; s < xw->nout; s++) {
+        xw->gates[s] = task_of(rt, dv->index, s)->gate;
+    }
+    xw->chan = task->subtask;
+    xw->rr = task->subtask % xw->nout;
+    xw->key_idx = consumer->decl.key_idx;
+    xw->nkeys = consumer->decl.nkeys;
+    xw->max_parallelism = rt->plan->max_parallelism;
+    xw->pool = pool;
+    xw->watermark = CF_TS_MIN;
+    if (xw->exchange == CF_EXCHANGE_HASH) {
+        xw->pending = cf_calloc((size_t)xw->nout, sizeof(*xw->pending));
+        xw->hashes = cf_calloc(CF_BATCH_ROWS, sizeof(uint64_t));
+    }
+    task->xws = cf_realloc(task->xws, (size_t)(task->nxw + 1) * sizeof(*task->xws));
+    task->xws[task->nxw++] = xw;
+    return xw;
+}
+
+/* Connects every output of every operator of a task to its consumers. */
+static void wire_task(struct cf_runtime *rt, struct cf_task *task)
+{
+    const struct cf_plan *plan = rt->plan;
+    for (int k = 0; k < task->nops; k++) {
+        struct cf_op *op = &task->ops[k];
+        int oi = task->vertex->ops[k];
+        for (int o = 0; o < op->decl->noutputs; o++) {
+            struct cf_op_route *route = &op->routes[o];
+            route->pool = rt->pools[oi][o];
+            for (int c = 0; c < plan->nops; c++) {
+                const struct cf_plan_op *cons = &plan->ops[c];
+                if (cons->input_op != oi || cons->input_out != o) {
+                    continue;
+                }
+                route->targets = cf_realloc(route->targets, (size_t)(route->ntargets + 1) *
+                                                                sizeof(*route->targets));
+                struct cf_op_target *target = &route->targets[route->ntargets++];
+                memset(target, 0, sizeof(*target));
+                if (cons->exchange == CF_EXCHANGE_FORWARD) {
+                    target->op = &task->ops[chain_pos(task->vertex, c)];
+                } else {
+                    target->xw = xwriter_create(rt, task, cons, route->pool);
+                }
+            }
+        }
+    }
+}
+
+struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job_id,
+                                     struct cf_err *err)
+{
+    (void)err;
+    struct cf_runtime *rt = cf_new(struct cf_runtime);
+    rt->plan = plan;
+    snprintf(rt->job_id, sizeof(rt->job_id), "%s", job_id ? job_id : "local");
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->changed, &attr);
+    pthread_condattr_destroy(&attr);
+    rt->state = CF_JOB_CREATED;
+
+    rt->pools = cf_calloc((size_t)plan->nops, sizeof(*rt->pools));
+    for (int i = 0; i < plan->nops; i++) {
+        const struct cf_op_decl *d = &plan->ops[i].decl;
+        rt->pools[i] = cf_calloc(CF_OP_MAX_OUTPUTS, sizeof(**rt->pools));
+        for (int o = 0; o < d->noutputs; o++) {
+            rt->pools[i][o] = cf_batch_pool_create(d->outputs[o].schema, 64);
+        }
+    }
+
+    rt->vertex_first_task = cf_calloc((size_t)plan->nvertices, sizeof(int));
+    for (int v = 0; v < plan->nvertices; v++) {
+        rt->vertex_first_task[v] = rt->ntasks;
+        rt->ntasks += plan->vertices[v].parallelism;
+    }
+    rt->tasks = cf_calloc((size_t)rt->ntasks, sizeof(*rt->tasks));
+    for (int v = 0; v < plan->nvertices; v++) {
+        const struct cf_plan_vertex *vx = &plan->vertices[v];
+        for (int s = 0; s < vx->parallelism; s++) {
+            struct cf_task *task = task_of(rt, v, s);
+            task->rt = rt;
+            task->vertex = vx;
+            task->subtask = s;
+            task->state = CF_JOB_CREATED;
+            snprintf(task->log_ctx, sizeof(task->log_ctx), "job=%s vertex=%d subtask=%d/%d",
+                     rt->job_id, v, s + 1, vx->parallelism);
+            if (vx->input_vertex >= 0) {
+                int nchan = plan->vertices[vx->input_vertex].parallelism;
+                task->gate = cf_gate_create(nchan);
+                task->chan_wm = cf_calloc((size_t)nchan, sizeof(int64_t));
+                task->chan_done = cf_calloc((size_t)nchan, 1);
+                for (int c = 0; c < nchan; c++) {
+                    task->chan_wm[c] = CF_TS_MIN;
+                }
+                task->chans_open = nchan;
+            }
+            task->input_wm = CF_TS_MIN;
+            task->nops = vx->nops;
+            task->ops = cf_calloc((size_t)vx->nops, sizeof(*task->ops));
+            for (int k = 0; k < vx->nops; k++) {
+                struct cf_op *op = &task->ops[k];
+                op->decl = &plan->ops[vx->ops[k]].decl;
+                op->conf = op->decl->conf;
+                op->subtask = s;
+                op->parallelism = vx->parallelism;
+                op->max_parallelism = plan->max_parallelism;
+                op->watermark = CF_TS_MIN;
+                op->out_watermark = CF_TS_MIN;
+                op->task = task;
+            }
+        }
+    }
+    for (int i = 0; i < rt->ntasks; i++) {
+        wire_task(rt, &rt->tasks[i]);
+    }
+    return rt;
+}
+
+int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
+{
+    pthread_mutex_lock(&rt->lock);
+    rt->state = CF_JOB_RUNNING;
+    rt->start_ms = cf_now_ms();
+    rt->running = rt->ntasks;
+    pthread_mutex_unlock(&rt->lock);
+    for (int i = 0; i < rt->ntasks; i++) {
+        struct cf_task *task = &rt->tasks[i];
+        task->state = CF_JOB_RUNNING;
+        int rc = pthread_create(&task->thread, NULL, task_main, task);
+        if (rc != 0) {
+            cf_err_set(err, CF_EFAILED, "cannot start task thread: %s", strerror(rc));
+            snprintf(task->failure, sizeof(task->failure), "cannot start thread: %s",
+                     strerror(rc));
+            /* Account for the tasks that will never run. */
+            for (int j = i; j < rt->ntasks; j++) {
+                task_end(&rt->tasks[j], j == i ? CF_JOB_FAILED : CF_JOB_CANCELED);
+            }
+            cancel_all(rt);
+            return CF_EFAILED;
+        }
+        task->started = 1;
+    }
+    return 0;
+}
+
+enum cf_job_state cf_runtime_wait(struct cf_runtime *rt, int64_t timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : cf_monotonic_ms() + timeout_ms;
+    pthread_mutex_lock(&rt->lock);
+    while (!cf_job_state_terminal(rt->state)) {
+        if (deadline < 0) {
+            pthread_cond_wait(&rt->changed, &rt->lock);
+        } else {
+            if (cf_monotonic_ms() >= deadline) {
+                break;
+            }
+            struct timespec ts = {.tv_sec = deadline / 1000,
+                                  .tv_nsec = (deadline % 1000) * 1000000};
+            pthread_cond_timedwait(&rt->changed, &rt->lock, &ts);
+        }
+    }
+    enum cf_job_state state = rt->state;
+    pthread_mutex_unlock(&rt->lock);
+    return state;
+}
+
+enum cf_job_state cf_runtime_state(struct cf_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    enum cf_job_state state = rt->state;
+    pthread_mutex_unlock(&rt->lock);
+    return state;
+}
+
+void cf_runtime_cancel(struct cf_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    int live = !cf_job_state_terminal(rt->state);
+    if (live && rt->state != CF_JOB_CREATED) {
+        rt->state = CF_JOB_CANCELLING;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    if (live) {
+        cancel_all(rt);
+    }
+}
+
+const char *cf_runtime_failure(struct cf_runtime *rt)
+{
+    return rt->failure;
+}
+
+int64_t cf_runtime_start_ms(struct cf_runtime *rt)
+{
+    return rt->start_ms;
+}
+
+int64_t cf_runtime_end_ms(struct cf_runtime *rt)
+{
+    return rt->end_ms;
+}
+
+void cf_runtime_op_stats(struct cf_runtime *rt, int op_index, struct cf_runtime_op_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    const struct cf_plan_op *pop = &rt->plan->ops[op_index];
+    const struct cf_plan_vertex *v = &rt->plan->vertices[pop->vertex];
+    int k = chain_pos(v, op_index);
+    for (int s = 0; s < v->parallelism; s++) {
+        struct cf_op *op = &task_of(rt, v->index, s)->ops[k];
+        stats->records_in += CF_STAT_GET(op->metrics.records_in);
+        stats->records_out += CF_STAT_GET(op->metrics.records_out[0]);
+        stats->bytes_in += CF_STAT_GET(op->metrics.bytes_in);
+        for (int o = 0; o < CF_OP_MAX_OUTPUTS; o++) {
+            stats->dropped += CF_STAT_GET(op->metrics.dropped[o]);
+            if (o > 0) {
+                stats->side_out += CF_STAT_GET(op->metrics.records_out[o]);
+            }
+        }
+    }
+}
+
+void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
+                             struct cf_runtime_vertex_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    const struct cf_plan_vertex *v = &rt->plan->vertices[vertex];
+    pthread_mutex_lock(&rt->lock);
+    for (int s = 0; s < v->parallelism; s++) {
+        struct cf_task *task = task_of(rt, vertex, s);
+        stats->records_in += CF_STAT_GET(task->ops[0].metrics.records_in);
+        for (int i = 0; i < task->nxw; i++) {
+            stats->records_out += CF_STAT_GET(task->xws[i]->records_out);
+        }
+        for (int k = 0; k < task->nops; k++) {
+            if (task->ops[k].decl->plugin->kind == CF_OP_KIND_SINK) {
+                stats->records_out += CF_STAT_GET(task->ops[k].metrics.records_in);
+            }
+        }
+        stats->backpressured_ns += CF_STAT_GET(task->backpressured_ns);
+        stats->subtasks_running += task->state == CF_JOB_RUNNING;
+        stats->subtasks_finished += task->state == CF_JOB_FINISHED;
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void cf_runtime_destroy(struct cf_runtime *rt)
+{
+    if (!rt) {
+        return;
+    }
+    cf_runtime_cancel(rt);
+    for (int i = 0; i < rt->ntasks; i++) {
+        if (rt->tasks[i].started) {
+            pthread_join(rt->tasks[i].thread, NULL);
+        }
+    }
+    for (int i = 0; i < rt->ntasks; i++) {
+        struct cf_task *task = &rt->tasks[i];
+        for (int x = 0; x < task->nxw; x++) {
+            cf_xwriter_destroy(task->xws[x]);
+        }
+        cf_free(task->xws);
+        for (int k = 0; k < task->nops; k++) {
+            for (int o = 0; o < CF_OP_MAX_OUTPUTS; o++) {
+                cf_free(task->ops[k].routes[o].targets);
+            }
+        }
+        cf_free(task->ops);
+        cf_free(task->timers);
+        cf_free(task->chan_wm);
+        cf_free(task->chan_done);
+    }
+    for (int i = 0; i < rt->ntasks; i++) {
+        cf_gate_destroy(rt->tasks[i].gate);
+    }
+    for (int i = 0; i < rt->plan->nops; i++) {
+        for (int o = 0; o < CF_OP_MAX_OUTPUTS; o++) {
+            cf_batch_pool_destroy(rt->pools[i][o]);
+        }
+        cf_free(rt->pools[i]);
+    }
+    cf_free(rt->pools);
+    cf_free(rt->tasks);
+    cf_free(rt->vertex_first_task);
+    pthread_cond_destroy(&rt->changed);
+    pthread_mutex_destroy(&rt->lock);
+    cf_free(rt);
+}

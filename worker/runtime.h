@@ -1,0 +1,79 @@
+/*
+ * runtime.h - runs a planned job: one thread per subtask, chained operators called
+ * directly, bounded gates between vertices.
+ *
+ * This is the engine inside cf-worker and `cfctl local`. A runtime runs one attempt of one
+ * job: create, start, then wait for a terminal state (or cancel). Its functions may be
+ * called from any thread unless noted.
+ */
+#ifndef CF_RUNTIME_H
+#define CF_RUNTIME_H
+
+#include <stdint.h>
+
+#include "plan.h"
+
+/* Job states, with Flink's names (REST API contract). */
+#define CF_JOB_STATES(X)                                                                    \
+    X(CF_JOB_CREATED, "CREATED")                                                            \
+    X(CF_JOB_RUNNING, "RUNNING")                                                            \
+    X(CF_JOB_FAILING, "FAILING")                                                            \
+    X(CF_JOB_FAILED, "FAILED")                                                              \
+    X(CF_JOB_CANCELLING, "CANCELLING")                                                      \
+    X(CF_JOB_CANCELED, "CANCELED")                                                          \
+    X(CF_JOB_FINISHED, "FINISHED")                                                          \
+    X(CF_JOB_RESTARTING, "RESTARTING")                                                      \
+    X(CF_JOB_SUSPENDED, "SUSPENDED")                                                        \
+    X(CF_JOB_RECONCILING, "RECONCILING")
+
+enum cf_job_state {
+#define CF_JOB_STATE_ENUM(name, text) name,
+    CF_JOB_STATES(CF_JOB_STATE_ENUM)
+#undef CF_JOB_STATE_ENUM
+        CF_JOB__COUNT
+};
+
+const char *cf_job_state_name(enum cf_job_state state);
+int cf_job_state_terminal(enum cf_job_state state);
+
+struct cf_runtime;
+
+/* Totals over an operator's subtasks. */
+struct cf_runtime_op_stats {
+    uint64_t records_in;
+    uint64_t records_out;
+    uint64_t side_out; /* rows sent to side outputs (errors, late), consumed or not */
+    uint64_t dropped;  /* rows emitted to outputs nobody consumes */
+    uint64_t bytes_in;
+};
+
+struct cf_runtime_vertex_stats {
+    uint64_t records_in;       /* into the vertex's head operator */
+    uint64_t records_out;      /* out of the vertex's operators through exchanges or sinks */
+    uint64_t backpressured_ns; /* time subtasks spent blocked on full downstream queues */
+    int subtasks_running;
+    int subtasks_finished;
+};
+
+/* Instantiates every subtask (operators are opened in their threads). The plan must
+ * outlive the runtime. */
+struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job_id,
+                                     struct cf_err *err);
+/* Starts the task threads. */
+int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err);
+/* Waits up to timeout_ms (-1: forever) for a terminal state; returns the current state. */
+enum cf_job_state cf_runtime_wait(struct cf_runtime *rt, int64_t timeout_ms);
+enum cf_job_state cf_runtime_state(struct cf_runtime *rt);
+/* Asks every task to stop; the job ends CANCELED (unless it already ended). */
+void cf_runtime_cancel(struct cf_runtime *rt);
+/* Why the job failed (empty if it did not); valid until destroy. */
+const char *cf_runtime_failure(struct cf_runtime *rt);
+void cf_runtime_op_stats(struct cf_runtime *rt, int op, struct cf_runtime_op_stats *stats);
+void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
+                             struct cf_runtime_vertex_stats *stats);
+int64_t cf_runtime_start_ms(struct cf_runtime *rt);
+int64_t cf_runtime_end_ms(struct cf_runtime *rt);
+/* Cancels if needed, joins the threads and frees everything. */
+void cf_runtime_destroy(struct cf_runtime *rt);
+
+#endif

@@ -1,0 +1,54 @@
+#include "srcerr.h"
+
+#include <string.h>
+
+#include "runtime_int.h"
+
+void cf_srcerr_init(struct cf_srcerr *se, int out)
+{
+    memset(se, 0, sizeof(*se));
+    se->out = out;
+}
+
+int cf_srcerr_add(struct cf_srcerr *se, struct cf_op *op, const char *raw, size_t raw_len,
+                  const char *reason, const char *location)
+{
+    se->count++;
+    if (!cf_op_has_consumers(op, se->out)) {
+        CF_STAT_ADD(op->metrics.dropped[se->out], 1);
+        uint64_t suppressed = 0;
+        if (cf_log_ratelimit_allow(&se->rl, &suppressed)) {
+            cf_warn("%s: bad record at %s: %s (%llu bad records so far; route '%s.errors' to a "
+                    "sink to keep them)%s",
+                    op->decl->id, location, reason, (unsigned long long)se->count, op->decl->id,
+                    suppressed ? " [similar messages suppressed]" : "");
+        }
+        return 0;
+    }
+    if (!se->batch) {
+        se->batch = cf_op_batch_get(op, se->out);
+    }
+    struct cf_batch *b = se->batch;
+    uint32_t r = cf_batch_add_row(b);
+    cf_batch_set_str(b, 0, r, raw, raw_len > CF_SRCERR_RAW_MAX ? CF_SRCERR_RAW_MAX : raw_len);
+    cf_batch_set_str(b, 1, r, reason, strlen(reason));
+    cf_batch_set_str(b, 2, r, location, strlen(location));
+    if (cf_batch_full(b)) {
+        se->batch = NULL;
+        return cf_op_emit(op, se->out, b);
+    }
+    return 0;
+}
+
+int cf_srcerr_flush(struct cf_srcerr *se, struct cf_op *op)
+{
+    struct cf_batch *b = se->batch;
+    se->batch = NULL;
+    return b ? cf_op_emit(op, se->out, b) : 0;
+}
+
+void cf_srcerr_destroy(struct cf_srcerr *se)
+{
+    cf_batch_release(se->batch);
+    se->batch = NULL;
+}

@@ -1,0 +1,36 @@
+/*
+ * srcerr.h - the `<id>.errors` side output of sources.
+ *
+ * A record that does not parse or does not fit the schema becomes a row (raw, error,
+ * location) on the source's "errors" output. When nothing consumes that output the record
+ * is counted (in the operator's dropped metric) and logged, rate-limited, so a bad input
+ * never stops a job and is never lost silently. Task thread only.
+ */
+#ifndef CF_SRCERR_H
+#define CF_SRCERR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/base/log.h"
+#include "op.h"
+
+/* Raw input kept in an error row is cut at this many bytes. */
+#define CF_SRCERR_RAW_MAX 65536
+
+struct cf_srcerr {
+    int out; /* the errors output index */
+    struct cf_batch *batch;
+    struct cf_log_ratelimit rl;
+    uint64_t count;
+};
+
+void cf_srcerr_init(struct cf_srcerr *se, int out);
+/* Records one bad record. Returns 0 or a downstream error. */
+int cf_srcerr_add(struct cf_srcerr *se, struct cf_op *op, const char *raw, size_t raw_len,
+                  const char *reason, const char *location);
+/* Emits the pending error rows (call before each watermark and at the end). */
+int cf_srcerr_flush(struct cf_srcerr *se, struct cf_op *op);
+void cf_srcerr_destroy(struct cf_srcerr *se);
+
+#endif
