@@ -636,7 +636,7 @@ static struct node *parse_case(struct parser *p)
     struct nlist kids = {0};
     int operand = 0, has_else = 0;
     lex(p); /* CASE */
-    if (!is_kw(p, "when")) {
+    if (!is_kw(p, "when") && !is_kw(p, "end")) {
         struct node *op = parse_expr(p);
         if (!op) {
             return NULL;

@@ -6,9 +6,9 @@ SRC='{"id": "events", "type": "source.datagen", "count": 10}'
 check() { # check 'operators JSON' 'expected message'
     printf '{"name": "bad", "operators": [%s]}' "$1" >"$T/bad.json"
     expect_exit 2 "$CFCTL" validate "$T/bad.json"
-    grep -qF -- "$2" "$T/err" || { cat "$T/err" >&2; fail "no '$2' in the error output"; }
+    grep -qF -- "$2" "$T/stderr" || { cat "$T/stderr" >&2; fail "no '$2' in the error output"; }
     expect_exit 2 "$CFCTL" local "$T/bad.json"
-    grep -qF -- "$2" "$T/err" || fail "cfctl local: no '$2'"
+    grep -qF -- "$2" "$T/stderr" || fail "cfctl local: no '$2'"
 }
 check "$SRC"', {"id": "f", "type": "filter", "where": "no_such_field > 1"}' \
       "operators[1].where: unknown field 'no_such_field'"
@@ -47,26 +47,26 @@ check "$SRC"', {"id": "p", "type": "sink.print", "key_by": ["nope"]}' "operators
 # Several problems are all reported, one per line.
 printf '%s' '{"name": "bad", "parallelism": 0, "operators": [{"id": "a", "type": "source.datagen", "seed": "x"}, {"id": "b", "type": "filter", "where": "nope"}]}' >"$T/multi.json"
 expect_exit 2 "$CFCTL" validate "$T/multi.json"
-grep -qF '$.parallelism: must be between 1 and 4096' "$T/err" || fail "multi: parallelism"
+grep -qF '$.parallelism: must be between 1 and 4096' "$T/stderr" || fail "multi: parallelism"
 # Top-level problems stop before operators are planned; fix it and see both operator errors.
 sed -i 's/"parallelism": 0, //' "$T/multi.json"
 expect_exit 2 "$CFCTL" validate "$T/multi.json"
-grep -qF 'operators[0].seed: must be a number' "$T/err" || fail "multi: seed"
+grep -qF 'operators[0].seed: must be a number' "$T/stderr" || fail "multi: seed"
 
 # Not JSON, not an object, no operators, unreadable file.
 printf '{"name": "x", "operators": [\n  {"id": "a",, }]}' >"$T/syntax.json"
 expect_exit 2 "$CFCTL" validate "$T/syntax.json"
-grep -qF '$: invalid JSON at line 2' "$T/err" || fail "syntax error position"
+grep -qF '$: invalid JSON at line 2' "$T/stderr" || fail "syntax error position"
 printf '[1]' >"$T/arr.json"
 expect_exit 2 "$CFCTL" validate "$T/arr.json"
-grep -qF 'must be a JSON object' "$T/err" || fail "not an object"
+grep -qF 'must be a JSON object' "$T/stderr" || fail "not an object"
 printf '{"name": "x", "operators": []}' >"$T/empty.json"
 expect_exit 2 "$CFCTL" validate "$T/empty.json"
-grep -qF '$.operators: must be a non-empty array' "$T/err" || fail "empty operators"
+grep -qF '$.operators: must be a non-empty array' "$T/stderr" || fail "empty operators"
 printf '{"operators": [%s], "nmae": "x"}' "$SRC" >"$T/top.json"
 expect_exit 2 "$CFCTL" validate "$T/top.json"
-grep -qF '$.nmae: unknown key (did you mean' "$T/err" || fail "unknown top key"
-grep -qF '$.name: required' "$T/err" || fail "name required"
+grep -qF '$.nmae: unknown key (did you mean' "$T/stderr" || fail "unknown top key"
+grep -qF '$.name: required' "$T/stderr" || fail "name required"
 expect_exit 2 "$CFCTL" validate "$T/does-not-exist.json"
-grep -qF 'cannot read job spec' "$T/err" || fail "missing file"
+grep -qF 'cannot read job spec' "$T/stderr" || fail "missing file"
 pass "bad specs rejected with their JSON paths"

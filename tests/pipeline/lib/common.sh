@@ -10,14 +10,14 @@ cd "$T"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
-# expect_exit CODE CMD...: runs CMD, captures stdout/stderr into $T/out and $T/err.
+# expect_exit CODE CMD...: runs CMD, captures stdout/stderr into $T/stdout and $T/stderr.
 expect_exit() {
     local want=$1; shift
     set +e
-    "$@" >"$T/out" 2>"$T/err"
+    "$@" >"$T/stdout" 2>"$T/stderr"
     local got=$?
     set -e
-    [ "$got" -eq "$want" ] || { cat "$T/err" >&2; fail "'$*' exited $got, expected $want"; }
+    [ "$got" -eq "$want" ] || { cat "$T/stderr" >&2; fail "'$*' exited $got, expected $want"; }
 }
 
 # same_lines FILE_A FILE_B WHAT: exact comparison, shows the first differences.
