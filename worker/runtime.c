@@ -416,15 +416,16 @@ static void *task_main(void *arg)
     cf_log_ctx_set(task->log_ctx);
     int rc = 0;
     int opened = 0;
-    for (; opened < task->nops && rc == 0; opened++) {
-        struct cf_op *op = &task->ops[opened];
+    /* Open in chain order; on failure close only what was opened (including the failed
+     * operator: its close() frees what its open() built before failing). */
+    while (opened < task->nops && rc == 0) {
+        struct cf_op *op = &task->ops[opened++];
         if (op->decl->plugin->open) {
             struct cf_err err;
             cf_err_clear(&err);
             rc = op->decl->plugin->open(op, &err);
             if (rc) {
                 cf_op_fail(op, "%s", err.msg[0] ? err.msg : cf_strerror(rc));
-                opened++;
             }
         }
     }

@@ -209,7 +209,13 @@ static const char *span_text(struct cf_csv_decoder *dec, const struct span *sp)
 /* Copies up to SHOW_MAX bytes of s for an error message, control bytes as '?'. */
 static void show(const char *s, size_t n, char *buf)
 {
-    size_t k = n > SHOW_MAX ? SHOW_MAX : n;
+    size_t k = n;
+    if (k > SHOW_MAX) {
+        k = SHOW_MAX;
+        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) {
+            k--; /* do not cut a UTF-8 sequence */
+        }
+    }
     for (size_t i = 0; i < k; i++) {
         buf[i] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
     }

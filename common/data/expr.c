@@ -1590,6 +1590,34 @@ static void eval_case(const struct node *nd, struct env *e, const struct vec *d)
     }
 }
 
+/*
+ * cf_tm_from_ms() overflows for the first day after INT64_MIN (its `days * 86400000`), so
+ * such timestamps (292 million years BC, or CF_TS_NONE) are not formatted: they give NULL.
+ */
+static int ts_formattable(int64_t ms)
+{
+    return ms >= INT64_MIN + 86400000;
+}
+
+/*
+ * cf_double_format() casts to int64_t before checking the magnitude, which is undefined for
+ * finite values beyond +-2^63; those get the same shortest round-trip text here.
+ */
+static size_t double_text(double v, char *buf)
+{
+    if (!isfinite(v) || fabs(v) < 9.2e18) {
+        return cf_double_format(v, buf);
+    }
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    return (size_t)n;
+}
+
 /* Appends the text of row i of a non-string vector to buf. */
 static void to_text(enum cf_type type, const struct vec *x, uint32_t i, struct cf_buf *buf)
 {
@@ -1597,7 +1625,7 @@ static void to_text(enum cf_type type, const struct vec *x, uint32_t i, struct c
     size_t n;
     switch (type) {
     case CF_TYPE_INT: n = cf_int_format(x->v.i64[i], tmp); break;
-    case CF_TYPE_DOUBLE: n = cf_double_format(x->v.f64[i], tmp); break;
+    case CF_TYPE_DOUBLE: n = double_text(x->v.f64[i], tmp); break;
     case CF_TYPE_BOOL:
         n = x->v.b[i] ? 4 : 5;
         memcpy(tmp, x->v.b[i] ? "true" : "false", n);
@@ -1649,8 +1677,8 @@ static void eval_conv(const struct node *nd, struct env *e, const struct vec *d)
     struct cf_buf *sb = &e->ctx->sbuf;
     cf_buf_reset(sb);
     for (uint32_t i = 0; i < n; i++) {
-        d->nulls[i] = x.nulls[i];
-        if (!x.nulls[i]) {
+        d->nulls[i] = x.nulls[i] | (k->type == CF_TYPE_TIMESTAMP && !ts_formattable(x.v.i64[i]));
+        if (!d->nulls[i]) {
             size_t before = sb->len;
             to_text(k->type, &x, i, sb);
             d->v.str[i].len = (uint32_t)(sb->len - before);
@@ -1905,7 +1933,7 @@ static void fn_date_format(const struct node *nd, struct env *e, const struct ve
     for (uint32_t i = 0; i < n; i++) {
         const char *fmt = lit_fmt;
         size_t flen;
-        if (ts.nulls[i] || (!lit_fmt && fv.nulls[i])) {
+        if (ts.nulls[i] || (!lit_fmt && fv.nulls[i]) || !ts_formattable(ts.v.i64[i])) {
             d->nulls[i] = 1;
             continue;
         }

@@ -807,8 +807,11 @@ static const char *parse_field(struct jcx *cx, const char *p, uint32_t f, struct
         }
         case CF_TYPE_STRING: {
             struct pend_str *ps = &dec->pend[f];
+            if (num.n > UINT32_MAX) {
+                return value_err(cx, f, "number ", num.s, num.n, 0, " is longer than 4 GiB");
+            }
             ps->s = num.s;
-            ps->raw = ps->out = (uint32_t)num.n; /* a number in a line < 4 GiB */
+            ps->raw = ps->out = (uint32_t)num.n;
             ps->esc = 0;
             col->nulls[r] = 0;
             return p;
@@ -1199,6 +1202,7 @@ void cf_json_encoder_destroy(struct cf_json_encoder *enc)
 void cf_json_encoder_row(const struct cf_json_encoder *enc, const struct cf_batch *batch,
                          uint32_t r, struct cf_buf *out)
 {
+    cf_assert(batch->schema->nfields == enc->nfields);
     if (!enc->nfields) {
         cf_buf_append(out, "{}", 2);
         return;

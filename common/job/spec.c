@@ -16,7 +16,7 @@ const struct cf_conf_key cf_spec_job_keys[] = {
      "Default parallelism of every operator."},
     {"max_parallelism", CF_CONF_INT, 0, "128", JOB_OFF(max_parallelism), NULL,
      "Number of key groups: the upper bound for rescaling keyed state."},
-    {"operators", CF_CONF_JSON, CF_CONF_REQUIRED, NULL, 0, NULL,
+    {"operators", CF_CONF_JSON, CF_CONF_REQUIRED, NULL, JOB_OFF(operators), NULL,
      "The operators, in order; each reads the one before it unless it names an `input`."},
     {"checkpoints", CF_CONF_OBJECT, 0, NULL, 0, NULL, "Periodic checkpoints."},
     {"checkpoints.interval", CF_CONF_DURATION, 0, "30s", JOB_OFF(checkpoints.interval), NULL,

@@ -48,6 +48,7 @@ struct cf_spec_op {
 
 struct cf_spec {
     struct cJSON *doc;
+    const struct cJSON *operators; /* the "operators" array inside doc */
     char *name;
     int64_t parallelism;
     int64_t max_parallelism;
