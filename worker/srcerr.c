@@ -15,6 +15,8 @@ int cf_srcerr_add(struct cf_srcerr *se, struct cf_op *op, const char *raw, size_
 {
     se->count++;
     if (!cf_op_has_consumers(op, se->out)) {
+        /* Counted as emitted and dropped, as cf_op_emit() counts rows nobody consumes. */
+        CF_STAT_ADD(op->metrics.records_out[se->out], 1);
         CF_STAT_ADD(op->metrics.dropped[se->out], 1);
         uint64_t suppressed = 0;
         if (cf_log_ratelimit_allow(&se->rl, &suppressed)) {

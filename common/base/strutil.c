@@ -20,7 +20,50 @@ size_t cf_double_format(double v, char *buf)
         memcpy(buf, s, n + 1);
         return n;
     }
-    /* Integral values in the exactly-representable range print without exponent. */
+    /*
+     * Fast path, no printf: values with at most 6 decimals and a magnitude below 1e9 (prices,
+     * durations, ratios) print as m / 10^k for the smallest k whose division gives v back
+     * exactly; that decimal is the shortest that reads back as v.
+     */
+    static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    if (fabs(v) < 1e9 && (v == 0 || fabs(v) >= 1e-6)) {
+        for (int k = 0; k <= 6; k++) {
+            double scaled = v * pow10[k];
+            int64_t m = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
+            if ((double)m / pow10[k] != v) {
+                continue;
+            }
+            char digits[24];
+            size_t nd = cf_int_format(m < 0 ? -m : m, digits);
+            size_t len = 0;
+            if (v < 0 || (v == 0 && signbit(v))) {
+                buf[len++] = '-';
+            }
+            int frac = k ? k : 1; /* integral values print as "4.0" */
+            if ((int)nd <= k) {   /* 0.05: pad with leading zeros */
+                buf[len++] = '0';
+                buf[len++] = '.';
+                for (int z = 0; z < k - (int)nd; z++) {
+                    buf[len++] = '0';
+                }
+                memcpy(buf + len, digits, nd);
+                len += nd;
+            } else if (k == 0) {
+                memcpy(buf + len, digits, nd);
+                len += nd;
+                buf[len++] = '.';
+                buf[len++] = '0';
+            } else {
+                memcpy(buf + len, digits, nd - (size_t)frac);
+                len += nd - (size_t)frac;
+                buf[len++] = '.';
+                memcpy(buf + len, digits + nd - frac, (size_t)frac);
+                len += (size_t)frac;
+            }
+            buf[len] = '\0';
+            return len;
+        }
+    }
     if (v == (double)(int64_t)v && fabs(v) < 1e15) {
         int n = snprintf(buf, 32, "%.1f", v);
         return (size_t)n;

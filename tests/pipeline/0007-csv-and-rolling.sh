@@ -43,3 +43,12 @@ for f in "$T"/roll/*; do
     [ "$(stat -c %s "$f")" -lt $((64 * 1024 + 4096)) ] || fail "part $f exceeds the size limit"
 done
 pass "csv and rolling ($parts parts)"
+
+# Rolling by time: a slow source (400 rows/s for ~2.5 s) with a 1 s interval gives several
+# parts, each complete.
+printf '{"name": "roll-t", "operators": [{"id": "g", "type": "source.datagen", "count": 1000, "rate": 400}, {"id": "o", "type": "sink.file", "path": "%s", "rolling": {"interval": "1s"}}]}' "$T/rollt" >"$T/rollt.json"
+expect_exit 0 "$CFCTL" local "$T/rollt.json"
+tparts=$(ls "$T/rollt" | wc -l)
+[ "$tparts" -ge 2 ] || fail "interval rolling gave $tparts parts"
+[ "$(cat "$T"/rollt/* | wc -l)" -eq 1000 ] || fail "interval rolling lost rows"
+pass "rolling by interval ($tparts parts)"
