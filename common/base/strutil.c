@@ -64,7 +64,7 @@ size_t cf_double_format(double v, char *buf)
             return len;
         }
     }
-    if (v == (double)(int64_t)v && fabs(v) < 1e15) {
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
         int n = snprintf(buf, 32, "%.1f", v);
         return (size_t)n;
     }

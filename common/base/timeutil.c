@@ -112,8 +112,12 @@ static inline int64_t floor_div(int64_t a, int64_t b)
 
 void cf_tm_from_ms(int64_t ms, struct cf_tm *tm)
 {
+    /* ms % 86400000 cannot overflow, unlike ms - days * 86400000 near INT64_MIN. */
     int64_t days = floor_div(ms, 86400000);
-    int64_t rem = ms - days * 86400000;
+    int64_t rem = ms % 86400000;
+    if (rem < 0) {
+        rem += 86400000;
+    }
     unsigned m, d;
     cf_civil_from_days(days, &tm->year, &m, &d);
     tm->month = (int)m;

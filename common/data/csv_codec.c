@@ -531,7 +531,13 @@ void cf_csv_encode_row(const struct cf_batch *batch, uint32_t r, char delimiter,
             n = col->v.b[r] ? 4 : 5;
             memcpy(tmp, col->v.b[r] ? "true" : "false", n);
             break;
-        case CF_TYPE_TIMESTAMP: n = cf_ts_format(col->v.i64[r], tmp, sizeof(tmp)); break;
+        case CF_TYPE_TIMESTAMP: {
+            /* cf_tm_from_ms() overflows int64 within a day of INT64_MIN: saturate there */
+            int64_t ms = col->v.i64[r];
+            n = cf_ts_format(ms < INT64_MIN + 86400000 ? INT64_MIN + 86400000 : ms, tmp,
+                             sizeof(tmp));
+            break;
+        }
         default: continue;
         }
         put_field(out, tmp, n, delim);

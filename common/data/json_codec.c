@@ -1103,6 +1103,58 @@ void cf_json_escape(struct cf_buf *out, const char *s, size_t len)
     out_commit(out, w);
 }
 
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                  "31323334353637383940414243444546474849505152535455565758596061"
+                                  "62636465666768697071727374757677787980818283848586878889909192"
+                                  "93949596979899";
+
+static inline char *put2(char *w, unsigned v)
+{
+    memcpy(w, digit_pairs + 2 * v, 2);
+    return w + 2;
+}
+
+/*
+ * Writes ms as "2024-10-22T18:05:00.000Z" (24 bytes), the text of cf_ts_format(), without
+ * its generic digit loops: years 0000..9999 (what the decoders accept) take this path, other
+ * values go to cf_ts_format() (their text does not read back). w has room for 48 bytes.
+ */
+static char *put_ts(char *w, int64_t ms)
+{
+    if (ms < CF_JSON_TS_MIN || ms > CF_JSON_TS_MAX) {
+        /* cf_tm_from_ms() overflows int64 within a day of INT64_MIN: saturate there (year
+         * -292 million either way) */
+        return w + cf_ts_format(ms < INT64_MIN + 86400000 ? INT64_MIN + 86400000 : ms, w, 48);
+    }
+    int64_t days = ms / 86400000;
+    int64_t rem = ms % 86400000;
+    if (rem < 0) {
+        rem += 86400000;
+        days--;
+    }
+    int64_t y;
+    unsigned m, d;
+    cf_civil_from_days(days, &y, &m, &d);
+    unsigned sec = (unsigned)(rem / 1000), milli = (unsigned)(rem % 1000);
+    w = put2(w, (unsigned)y / 100);
+    w = put2(w, (unsigned)y % 100);
+    *w++ = '-';
+    w = put2(w, m);
+    *w++ = '-';
+    w = put2(w, d);
+    *w++ = 'T';
+    w = put2(w, sec / 3600);
+    *w++ = ':';
+    w = put2(w, sec / 60 % 60);
+    *w++ = ':';
+    w = put2(w, sec % 60);
+    *w++ = '.';
+    *w++ = (char)('0' + milli / 100);
+    w = put2(w, milli % 100);
+    *w++ = 'Z';
+    return w;
+}
+
 /* Appends the JSON value of field c of row r. */
 static inline void write_value(const struct cf_col *col, uint32_t r, struct cf_buf *out)
 {
@@ -1120,9 +1172,9 @@ static inline void write_value(const struct cf_col *col, uint32_t r, struct cf_b
         return;
     }
     case CF_TYPE_TIMESTAMP: {
-        char *w = out_reserve(out, 48);
+        char *w = out_reserve(out, 50);
         *w++ = '"';
-        w += cf_ts_format(col->v.i64[r], w, 46);
+        w = put_ts(w, col->v.i64[r]);
         *w++ = '"';
         out_commit(out, w);
         return;

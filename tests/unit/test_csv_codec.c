@@ -15,6 +15,7 @@
 #include "common/base/buf.h"
 #include "common/base/err.h"
 #include "common/base/mem.h"
+#include "common/base/timeutil.h"
 #include "common/data/batch.h"
 #include "common/data/csv_codec.h"
 #include "common/data/schema.h"
@@ -463,6 +464,27 @@ static void test_encode(void **state)
     cf_buf_reset(&out);
     cf_csv_encode_row(b, r, '.', &out); /* a value holding the delimiter gets quoted */
     assert_string_equal(out.data, "x;y..\"0.5\".false.");
+    /* timestamps outside years 0000..9999 print (without reading back), extremes included */
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } far[] = {{253402300800000LL, "x;y,,0.5,false,10000-01-01T00:00:00.000Z"},
+               {-62167219200001LL, "x;y,,0.5,false,-0001-12-31T23:59:59.999Z"}};
+    for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+        cf_batch_set_int(b, F_T, r, far[i].ms);
+        cf_buf_reset(&out);
+        cf_csv_encode_row(b, r, ',', &out);
+        assert_string_equal(out.data, far[i].text);
+    }
+    int64_t extremes[] = {INT64_MIN, INT64_MAX};
+    for (size_t i = 0; i < 2; i++) {
+        cf_batch_set_int(b, F_T, r, extremes[i]);
+        cf_buf_reset(&out);
+        cf_csv_encode_row(b, r, ',', &out);
+        char ts[48];
+        cf_ts_format(extremes[i] == INT64_MIN ? INT64_MIN + 86400000 : extremes[i], ts, sizeof(ts));
+        assert_string_equal(out.data + strlen("x;y,,0.5,false,"), ts);
+    }
     cf_buf_destroy(&out);
 }
 

@@ -15,6 +15,7 @@
 #include "common/base/buf.h"
 #include "common/base/err.h"
 #include "common/base/mem.h"
+#include "common/base/timeutil.h"
 #include "common/data/batch.h"
 #include "common/data/json_codec.h"
 #include "common/data/schema.h"
@@ -934,6 +935,61 @@ static void test_encode_exact(void **state)
     cf_buf_destroy(&out);
 }
 
+/* The encoder's timestamp text is cf_ts_format()'s, in range and out of it. */
+static void test_encode_timestamps(void **state)
+{
+    struct fx *fx = *state;
+    struct cf_batch *b = fx->batch;
+    struct cf_buf out;
+    cf_buf_init(&out);
+    int64_t fixed[] = {0,
+                       -1,
+                       1,
+                       999,
+                       -999,
+                       -1000,
+                       -86400000,
+                       -86399999,
+                       CLICK_TS,
+                       951782400000LL, /* 2000-02-29 */
+                       CF_JSON_TS_MIN,
+                       CF_JSON_TS_MAX,
+                       CF_JSON_TS_MIN - 1,
+                       CF_JSON_TS_MAX + 1,
+                       INT64_MIN,
+                       INT64_MAX};
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        int64_t ms;
+        if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+            ms = fixed[i];
+        } else {
+            x ^= x << 13; /* xorshift64 */
+            x ^= x >> 7;
+            x ^= x << 17;
+            ms = CF_JSON_TS_MIN + (int64_t)(x % (uint64_t)(CF_JSON_TS_MAX - CF_JSON_TS_MIN + 1));
+        }
+        cf_batch_reset(b);
+        uint32_t r = cf_batch_add_row(b);
+        cf_batch_set_int(b, F_T, r, ms);
+        cf_buf_reset(&out);
+        cf_json_encode_row(b, r, &out);
+        char ts[48], want[128];
+        /* cf_ts_format() itself overflows within a day of INT64_MIN: the encoder saturates */
+        cf_ts_format(ms == INT64_MIN ? INT64_MIN + 86400000 : ms, ts, sizeof(ts));
+        snprintf(want, sizeof(want), "{\"s\":null,\"i\":null,\"d\":null,\"b\":null,\"t\":\"%s\"}",
+                 ts);
+        if (strcmp(out.data, want) != 0) {
+            fail_msg("%lld: %s, want %s", (long long)ms, out.data, want);
+        }
+        if (ms >= CF_JSON_TS_MIN && ms <= CF_JSON_TS_MAX) {
+            uint32_t r2 = dec_ok(fx, out.data);
+            assert_intv(b, F_T, r2, ms);
+        }
+    }
+    cf_buf_destroy(&out);
+}
+
 static void test_encode_escaped_names(void **state)
 {
     (void)state;
@@ -1086,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_many_fields_lookup),
         cmocka_unit_test(test_empty_schema),
         cmocka_unit_test_setup_teardown(test_encode_exact, setup_all, teardown),
+        cmocka_unit_test_setup_teardown(test_encode_timestamps, setup_all, teardown),
         cmocka_unit_test(test_encode_escaped_names),
         cmocka_unit_test(test_escape_output),
         cmocka_unit_test_setup_teardown(test_round_trip, setup_all, teardown),
