@@ -131,7 +131,8 @@ static int datagen_configure(struct cf_op_decl *decl, struct cf_err *err)
     }
     int rc = cf_evtime_check(&conf->event_time, schema, decl->path, &prep->ts_idx, err);
     if (rc == 0) {
-        cf_op_decl_output(decl, "", schema);
+        int out = cf_op_decl_output(decl, "", schema);
+        decl->outputs[out].event_time = prep->ts_idx >= 0;
     }
     cf_schema_release(schema);
     return rc;

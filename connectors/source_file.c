@@ -124,7 +124,8 @@ static int file_configure(struct cf_op_decl *decl, struct cf_err *err)
     if (cf_evtime_check(&conf->event_time, prep->schema, decl->path, &prep->ts_idx, err) != 0) {
         return CF_ESPEC;
     }
-    cf_op_decl_output(decl, "", prep->schema);
+    int out = cf_op_decl_output(decl, "", prep->schema);
+    decl->outputs[out].event_time = prep->ts_idx >= 0;
     struct cf_schema *errs = cf_schema_errors();
     prep->errors_out = cf_op_decl_output(decl, "errors", errs);
     cf_schema_release(errs);

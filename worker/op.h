@@ -84,6 +84,7 @@ struct cf_op_plugin {
 struct cf_op_output {
     char *name;               /* "" for the main output, else the side output's name */
     struct cf_schema *schema; /* a reference */
+    int event_time;           /* rows carry event time (batch->ts) */
 };
 
 /* Spec-time description of one operator. */
@@ -96,6 +97,7 @@ struct cf_op_decl {
     const struct cf_op_plugin *plugin;
     void *conf;                 /* the plugin's config struct, parsed from conf_keys */
     struct cf_schema *in_schema; /* NULL for sources */
+    int in_event_time;           /* the input rows carry event time */
     int *key_idx;               /* key_by resolved in in_schema */
     int nkeys;
     int noutputs;
@@ -105,7 +107,8 @@ struct cf_op_decl {
 };
 
 /* Declares an output ("" = main, else a side output name such as "errors"). The decl
- * takes its own reference to schema. Returns the output index. */
+ * takes its own reference to schema. The output carries event time when the input does;
+ * sources and operators that change that set outputs[i].event_time. Returns the index. */
 int cf_op_decl_output(struct cf_op_decl *decl, const char *name, struct cf_schema *schema);
 /* Index of a declared output by name, or -1. */
 int cf_op_decl_output_find(const struct cf_op_decl *decl, const char *name);

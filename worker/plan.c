@@ -22,6 +22,7 @@ int cf_op_decl_output(struct cf_op_decl *decl, const char *name, struct cf_schem
     struct cf_op_output *o = &decl->outputs[decl->noutputs];
     o->name = cf_strdup(name);
     o->schema = cf_schema_keep(schema);
+    o->event_time = decl->in_event_time;
     return decl->noutputs++;
 }
 
@@ -133,6 +134,7 @@ static int configure_op(struct cf_plan *plan, int i, const uint8_t *ok, struct c
                                  o ? outs : "");
         }
         decl->in_schema = cf_schema_keep(up->outputs[pop->input_out].schema);
+        decl->in_event_time = up->outputs[pop->input_out].event_time;
     }
 
     int64_t par = sop->parallelism ? sop->parallelism : spec->parallelism;

@@ -7,6 +7,7 @@
 
 extern const struct cf_op_plugin cf_op_filter;
 extern const struct cf_op_plugin cf_op_select;
+extern const struct cf_op_plugin cf_op_window;
 extern const struct cf_op_plugin cf_conn_source_file;
 extern const struct cf_op_plugin cf_conn_source_datagen;
 extern const struct cf_op_plugin cf_conn_sink_print;
@@ -14,7 +15,8 @@ extern const struct cf_op_plugin cf_conn_sink_file;
 
 static const struct cf_op_plugin *const plugins[] = {
     &cf_conn_source_file, &cf_conn_source_datagen, &cf_op_filter,
-    &cf_op_select,        &cf_conn_sink_print,     &cf_conn_sink_file,
+    &cf_op_select,        &cf_op_window,           &cf_conn_sink_print,
+    &cf_conn_sink_file,
     NULL,
 };
 
