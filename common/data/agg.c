@@ -33,7 +33,7 @@ struct cf_dset {
 static struct cf_dset *dset_create(void)
 {
     struct cf_dset *s = cf_new(struct cf_dset);
-    cf_arena_init(&s->arena, 4096);
+    cf_arena_init(&s->arena, 256); /* most sets are small: start small */
     return s;
 }
 
