@@ -37,6 +37,7 @@
 #include "common/data/agg.h"
 #include "common/data/keys.h"
 #include "worker/op.h"
+#include "worker/state.h"
 
 enum win_type { WIN_TUMBLING, WIN_SLIDING, WIN_SESSION };
 enum win_time { TIME_AUTO, TIME_EVENT, TIME_PROCESSING };
@@ -50,6 +51,7 @@ struct window_conf {
     int time;
     const cJSON *aggregates;
     int64_t lateness;
+    int64_t state_memory;
 };
 
 #define OFF(f) offsetof(struct window_conf, f)
@@ -73,6 +75,9 @@ static const struct cf_conf_key window_keys[] = {
      "count_distinct(x), first(x), last(x)."},
     {"allowed_lateness", CF_CONF_DURATION, 0, "0ms", OFF(lateness), NULL,
      "How long after a window fires late records still update it (and re-emit its row)."},
+    {"state_memory", CF_CONF_SIZE, 0, "256MB", OFF(state_memory), NULL,
+     "Window state kept in memory per subtask; beyond it the coldest panes spill to the "
+     "subtask's LMDB state (tumbling and sliding windows) and are read back when needed."},
     {NULL, CF_CONF_END, 0, NULL, 0, NULL, NULL},
 };
 
@@ -81,6 +86,7 @@ struct window_prep {
     int type;
     int event_time;
     int64_t size, slide, pane, offset, gap, lateness;
+    int64_t state_memory;
     int nkeys;
     const int *key_idx;
     int late_out;
@@ -104,8 +110,9 @@ struct entry {
 
 struct pane {
     int64_t start;
-    struct entry *head;
+    struct entry *head; /* entries in memory */
     uint32_t n;
+    uint32_t spilled; /* entries in LMDB */
 };
 
 struct heap_item {
@@ -133,6 +140,10 @@ struct window_state {
     struct cf_batch *late;
     uint64_t state_bytes;
     uint64_t late_records;
+    struct cf_state_ns *ns; /* LMDB namespace, opened at the first spill */
+    uint64_t spilled;       /* entries in LMDB */
+    struct cf_buf skey;     /* LMDB key being built */
+    struct cf_buf sval;     /* LMDB value being built */
     /* sliding: merge of panes per key */
     struct entry **mbuckets;
     uint64_t mmask;
@@ -180,6 +191,7 @@ static int window_configure(struct cf_op_decl *decl, struct cf_err *err)
     prep->offset = conf->offset;
     prep->gap = conf->gap;
     prep->lateness = conf->lateness;
+    prep->state_memory = conf->state_memory;
     prep->nkeys = decl->nkeys;
     prep->key_idx = decl->key_idx;
     int bad = 0;
@@ -296,6 +308,8 @@ static int window_open(struct cf_op *op, struct cf_err *err)
     st->ev = cf_aggs_eval_create(&prep->aggs);
     cf_arena_init(&st->scratch, 0);
     cf_buf_init(&st->key);
+    cf_buf_init(&st->skey);
+    cf_buf_init(&st->sval);
     op->state = st;
     return 0;
 }
@@ -485,6 +499,216 @@ static struct pane *pane_get(struct window_state *st, int64_t start, int create)
     return &st->panes[lo];
 }
 
+/* ---- spilling cold panes to LMDB ---- */
+
+/*
+ * LMDB key of an entry: its pane start (8 bytes big-endian, sign bit flipped, so keys sort
+ * by time) then the key bytes; the backend puts the key group in front. Value: the key hash
+ * then the serialized accumulators.
+ */
+static void spill_prefix(int64_t start, uint8_t be[8])
+{
+    uint64_t u = (uint64_t)start ^ (1ULL << 63);
+    for (int i = 0; i < 8; i++) {
+        be[i] = (uint8_t)(u >> (56 - 8 * i));
+    }
+}
+
+static void spill_key(struct window_state *st, int64_t start, const void *key, uint32_t klen)
+{
+    uint8_t be[8];
+    spill_prefix(start, be);
+    cf_buf_reset(&st->skey);
+    cf_buf_append(&st->skey, be, 8);
+    cf_buf_append(&st->skey, key, klen);
+}
+
+static int state_fail(struct cf_op *op, struct window_state *st, int rc)
+{
+    return cf_op_fail(op, "keyed state: %s",
+                      st->ns ? cf_state_errmsg(cf_state_ns_env(st->ns)) : cf_strerror(rc));
+}
+
+/* Moves entries of the oldest panes (the next to fire, rarely updated) to LMDB until the
+ * state is back under 3/4 of its budget. */
+static int spill(struct cf_op *op, struct window_state *st)
+{
+    const struct window_prep *prep = st->prep;
+    if (!st->ns) {
+        struct cf_err err;
+        cf_err_clear(&err);
+        st->ns = cf_op_state(op, &err);
+        if (!st->ns) {
+            return cf_op_fail(op, "cannot open keyed state: %s", err.msg);
+        }
+        cf_info("%s: window state exceeds state_memory (%lld bytes): spilling cold panes to "
+                "LMDB",
+                op->decl->id, (long long)prep->state_memory);
+    }
+    struct cf_state *env = cf_state_ns_env(st->ns);
+    int rc = cf_state_begin(env);
+    if (rc) {
+        return state_fail(op, st, rc);
+    }
+    uint64_t target = (uint64_t)prep->state_memory / 4 * 3;
+    for (int i = 0; i < st->npanes && st->state_bytes > target && rc == 0; i++) {
+        struct pane *p = &st->panes[i];
+        while (p->head && st->state_bytes > target) {
+            struct entry *e = p->head;
+            spill_key(st, e->start, entry_key(prep, e), e->klen);
+            cf_buf_reset(&st->sval);
+            cf_buf_append(&st->sval, &e->hash, 8);
+            cf_aggs_serialize(&prep->aggs, e->acc, &st->sval);
+            rc = cf_state_put(st->ns, e->kg, st->skey.data, st->skey.len, st->sval.data,
+                              st->sval.len);
+            if (rc) {
+                break;
+            }
+            p->head = e->pnext;
+            p->n--;
+            p->spilled++;
+            st->spilled++;
+            entry_unlink(st, e);
+            entry_free(st, e);
+        }
+    }
+    if (rc) {
+        cf_state_abort(env);
+        return state_fail(op, st, rc); /* the job fails; entries freed above are lost with it */
+    }
+    rc = cf_state_commit(env);
+    return rc ? state_fail(op, st, rc) : 0;
+}
+
+/* Makes an entry from a spilled value and links it into pane p. */
+static int entry_from_value(struct cf_op *op, struct window_state *st, struct pane *p,
+                            const void *val, size_t vlen, struct entry **out)
+{
+    const struct window_prep *prep = st->prep;
+    uint64_t hash;
+    if (vlen < 8) {
+        return cf_op_fail(op, "keyed state: corrupt entry in pane %lld", (long long)p->start);
+    }
+    memcpy(&hash, val, 8);
+    struct entry *e = entry_new(st, hash, p->start, p->start + prep->pane, op->max_parallelism);
+    if (cf_aggs_deserialize(&prep->aggs, e->acc, (const uint8_t *)val + 8, vlen - 8) != 0) {
+        return cf_op_fail(op, "keyed state: corrupt entry in pane %lld", (long long)p->start);
+    }
+    st->state_bytes += cf_aggs_heap_bytes(&prep->aggs, e->acc);
+    e->pnext = p->head;
+    p->head = e;
+    p->n++;
+    *out = e;
+    return 0;
+}
+
+/*
+ * The entry of the current key (st->key, hash) in pane p (which may be NULL): from memory,
+ * or moved back from LMDB. *out is NULL if there is none. Runs inside a write transaction
+ * when the pane has spilled entries.
+ */
+static int find_entry(struct cf_op *op, struct window_state *st, uint64_t hash,
+                      struct pane *p, int64_t start, struct entry **out)
+{
+    *out = pane_entry_find(st, hash, start);
+    if (*out || !p || !p->spilled) {
+        return 0;
+    }
+    int kg = cf_key_group(hash, op->max_parallelism);
+    spill_key(st, start, st->key.data, (uint32_t)st->key.len);
+    const void *val;
+    size_t vlen;
+    int rc = cf_state_get(st->ns, kg, st->skey.data, st->skey.len, &val, &vlen);
+    if (rc == CF_ENOENT) {
+        return 0;
+    }
+    if (rc) {
+        return state_fail(op, st, rc);
+    }
+    if ((rc = entry_from_value(op, st, p, val, vlen, out)) != 0) {
+        return rc;
+    }
+    spill_key(st, start, st->key.data, (uint32_t)st->key.len);
+    rc = cf_state_del(st->ns, kg, st->skey.data, st->skey.len);
+    p->spilled--;
+    st->spilled--;
+    return rc ? state_fail(op, st, rc) : 0;
+}
+
+struct load_ctx {
+    struct cf_op *op;
+    struct window_state *st;
+    struct pane *p;
+    int rc;
+};
+
+static int load_one(void *arg, int key_group, const void *key, size_t klen, const void *val,
+                    size_t vlen)
+{
+    (void)key_group;
+    struct load_ctx *ctx = arg;
+    struct window_state *st = ctx->st;
+    cf_buf_reset(&st->key);
+    cf_buf_append(&st->key, (const char *)key + 8, klen - 8);
+    struct entry *e;
+    ctx->rc = entry_from_value(ctx->op, st, ctx->p, val, vlen, &e);
+    return ctx->rc;
+}
+
+/* Brings every spilled entry of pane p back to memory (before its windows fire). */
+static int load_pane(struct cf_op *op, struct window_state *st, struct pane *p)
+{
+    if (!p->spilled) {
+        return 0;
+    }
+    struct cf_state *env = cf_state_ns_env(st->ns);
+    int own = !cf_state_in_txn(env);
+    int rc = own ? cf_state_begin(env) : 0;
+    uint8_t prefix[8];
+    spill_prefix(p->start, prefix);
+    struct load_ctx ctx = {op, st, p, 0};
+    if (rc == 0) {
+        rc = cf_state_scan(st->ns, -1, prefix, 8, load_one, &ctx);
+        rc = ctx.rc ? ctx.rc : rc;
+    }
+    if (rc == 0 && cf_state_delete_prefix(st->ns, -1, prefix, 8) < 0) {
+        rc = CF_EIO;
+    }
+    st->spilled -= p->spilled;
+    p->spilled = 0;
+    if (own) {
+        if (rc) {
+            cf_state_abort(env);
+        } else {
+            rc = cf_state_commit(env);
+        }
+    }
+    return rc == 0 || rc == CF_EFAILED ? rc : state_fail(op, st, rc);
+}
+
+/* Forgets pane p's spilled entries (the pane is purged). */
+static int drop_spilled(struct cf_op *op, struct window_state *st, struct pane *p)
+{
+    if (!p->spilled) {
+        return 0;
+    }
+    struct cf_state *env = cf_state_ns_env(st->ns);
+    int rc = cf_state_begin(env);
+    uint8_t prefix[8];
+    spill_prefix(p->start, prefix);
+    if (rc == 0 && cf_state_delete_prefix(st->ns, -1, prefix, 8) < 0) {
+        rc = CF_EIO;
+    }
+    st->spilled -= p->spilled;
+    p->spilled = 0;
+    if (rc) {
+        cf_state_abort(env);
+        return state_fail(op, st, rc);
+    }
+    rc = cf_state_commit(env);
+    return rc ? state_fail(op, st, rc) : 0;
+}
+
 /* Start of the last window (largest start) that contains time t. */
 static inline int64_t last_window_start(const struct window_prep *prep, int64_t t)
 {
@@ -554,18 +778,23 @@ static int emit_late(struct cf_op *op, struct window_state *st, const struct cf_
 /* ---- tumbling and sliding ---- */
 
 /* Merges the panes of window [start, start + size) for the key of `e` into acc. */
-static void merge_key_window(struct window_state *st, struct entry *e, int64_t start,
-                             struct cf_agg_slot *acc)
+static int merge_key_window(struct cf_op *op, struct window_state *st, struct entry *e,
+                            int64_t start, struct cf_agg_slot *acc)
 {
     const struct window_prep *prep = st->prep;
     cf_buf_reset(&st->key);
     cf_buf_append(&st->key, entry_key(prep, e), e->klen);
     for (int64_t p = start; p < start + prep->size; p += prep->pane) {
-        struct entry *pe = pane_entry_find(st, e->hash, p);
+        struct entry *pe;
+        int rc = find_entry(op, st, e->hash, pane_get(st, p, 0), p, &pe);
+        if (rc) {
+            return rc;
+        }
         if (pe) {
             cf_aggs_merge(&prep->aggs, acc, pe->acc);
         }
     }
+    return 0;
 }
 
 /* Emits window [start, start + size) again for the key of e. */
@@ -577,15 +806,41 @@ static int refire(struct cf_op *op, struct window_state *st, struct entry *e, in
     }
     struct cf_agg_slot *acc = cf_malloc(cf_aggs_acc_size(&prep->aggs));
     cf_aggs_init(&prep->aggs, acc);
-    merge_key_window(st, e, start, acc);
-    int rc = emit_out_row(op, st, e, start, start + prep->size, acc);
+    int rc = merge_key_window(op, st, e, start, acc);
+    if (rc == 0) {
+        rc = emit_out_row(op, st, e, start, start + prep->size, acc);
+    }
     cf_aggs_free(&prep->aggs, acc);
     cf_free(acc);
     return rc;
 }
 
+static int process_panes_txn(struct cf_op *op, struct window_state *st, struct cf_batch *in,
+                             int64_t now);
+
+/* Updates from a batch; inside one LMDB write transaction when entries are spilled. */
 static int process_panes(struct cf_op *op, struct window_state *st, struct cf_batch *in,
                          int64_t now)
+{
+    if (!st->spilled) {
+        return process_panes_txn(op, st, in, now);
+    }
+    struct cf_state *env = cf_state_ns_env(st->ns);
+    int rc = cf_state_begin(env);
+    if (rc) {
+        return state_fail(op, st, rc);
+    }
+    rc = process_panes_txn(op, st, in, now);
+    if (rc) {
+        cf_state_abort(env);
+        return rc;
+    }
+    rc = cf_state_commit(env);
+    return rc ? state_fail(op, st, rc) : 0;
+}
+
+static int process_panes_txn(struct cf_op *op, struct window_state *st, struct cf_batch *in,
+                             int64_t now)
 {
     const struct window_prep *prep = st->prep;
     int rc = 0;
@@ -602,7 +857,11 @@ static int process_panes(struct cf_op *op, struct window_state *st, struct cf_ba
         }
         int64_t pane = floor_div(ts - prep->offset, prep->pane) * prep->pane + prep->offset;
         key_bytes(st, in, r);
-        struct entry *e = pane_entry_find(st, st->hashes[r], pane);
+        struct entry *e;
+        rc = find_entry(op, st, st->hashes[r], pane_get(st, pane, 0), pane, &e);
+        if (rc) {
+            break;
+        }
         if (!e) {
             e = entry_new(st, st->hashes[r], pane, pane + prep->pane, op->max_parallelism);
             struct pane *p = pane_get(st, pane, 1);
@@ -672,6 +931,14 @@ static int fire_window(struct cf_op *op, struct window_state *st, int64_t start)
     const struct window_prep *prep = st->prep;
     int64_t end = start + prep->size;
     int rc = 0;
+    for (int i = 0; i < st->npanes && rc == 0; i++) {
+        if (st->panes[i].start >= start && st->panes[i].start < end) {
+            rc = load_pane(op, st, &st->panes[i]);
+        }
+    }
+    if (rc) {
+        return rc;
+    }
     if (prep->pane == prep->size) {
         struct pane *p = pane_get(st, start, 0);
         for (struct entry *e = p ? p->head : NULL; e && rc == 0; e = e->pnext) {
@@ -754,6 +1021,9 @@ static int advance_panes(struct cf_op *op, struct window_state *st, int64_t wm)
         struct pane *p = &st->panes[i];
         int64_t last = last_window_start(prep, p->start) + prep->size - 1;
         if (last + prep->lateness <= wm) {
+            if (rc == 0) {
+                rc = drop_spilled(op, st, p);
+            }
             struct entry *e = p->head;
             while (e) {
                 struct entry *next = e->pnext;
@@ -945,6 +1215,9 @@ static int window_process(struct cf_op *op, struct cf_batch *in)
         rc = flush_outputs(op, st);
     }
     cf_batch_release(in);
+    if (rc == 0 && prep->type != WIN_SESSION && st->state_bytes > (uint64_t)prep->state_memory) {
+        rc = spill(op, st);
+    }
     return rc;
 }
 
@@ -955,6 +1228,10 @@ static int advance(struct cf_op *op, struct window_state *st, int64_t wm)
     st->wm = wm;
     if (rc == 0) {
         rc = flush_outputs(op, st);
+    }
+    if (rc == 0 && st->prep->type != WIN_SESSION &&
+        st->state_bytes > (uint64_t)st->prep->state_memory) {
+        rc = spill(op, st);
     }
     return rc;
 }
@@ -1017,6 +1294,8 @@ static void window_close(struct cf_op *op)
     cf_aggs_eval_destroy(st->ev);
     cf_arena_destroy(&st->scratch);
     cf_buf_destroy(&st->key);
+    cf_buf_destroy(&st->skey);
+    cf_buf_destroy(&st->sval);
     cf_batch_release(st->out);
     cf_batch_release(st->late);
     cf_free(st);

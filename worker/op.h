@@ -158,6 +158,13 @@ void cf_op_timer_set(struct cf_op *op, int64_t at_ms);
 int cf_op_canceled(const struct cf_op *op);
 /* Records why the operator fails (shown in the job's exceptions); returns CF_EFAILED. */
 int cf_op_fail(struct cf_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct cf_state_ns;
+/*
+ * The operator's keyed-state namespace (named by its id) in its subtask's LMDB environment
+ * (worker/state.h), opened on first use; NULL with err on failure. Task thread.
+ */
+struct cf_state_ns *cf_op_state(struct cf_op *op, struct cf_err *err);
+
 /* The job's id (32 hex characters on a cluster; "local-..." in tests). */
 const char *cf_op_job_id(const struct cf_op *op);
 /* "job=<name> op=<id> subtask=1/2" for log lines. */

@@ -4,12 +4,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/base/log.h"
 #include "common/base/mem.h"
 #include "common/base/timeutil.h"
 #include "runtime_int.h"
+#include "state.h"
 
 static const char *const state_names[] = {
 #define CF_JOB_STATE_NAME(name, text) text,
@@ -46,6 +49,8 @@ struct cf_runtime {
     char failure[2048];
     int64_t start_ms;
     int64_t end_ms;
+    char *state_dir; /* <root>/<job id> */
+    int keep_state;
 };
 
 /* ---- the operator API (task thread) ---- */
@@ -170,6 +175,23 @@ int cf_op_fail(struct cf_op *op, const char *fmt, ...)
         va_end(ap);
     }
     return CF_EFAILED;
+}
+
+struct cf_state_ns *cf_op_state(struct cf_op *op, struct cf_err *err)
+{
+    struct cf_task *task = op->task;
+    if (!task->kv) {
+        char *dir = cf_asprintf("%s/v%d-s%d", task->rt->state_dir, task->vertex->index,
+                                task->subtask);
+        int rc = cf_state_open(dir, &task->kv, err);
+        cf_free(dir);
+        if (rc) {
+            return NULL;
+        }
+    }
+    struct cf_state_ns *ns = NULL;
+    cf_state_ns_open(task->kv, op->decl->id, &ns, err);
+    return ns;
 }
 
 const char *cf_op_job_id(const struct cf_op *op)
@@ -438,6 +460,10 @@ static void *task_main(void *arg)
             op->decl->plugin->close(op);
         }
     }
+    if (task->kv) {
+        cf_state_close(task->kv, !rt->keep_state);
+        task->kv = NULL;
+    }
     int state = CF_JOB_FINISHED;
     if (rc == CF_ECANCELED || (rc && __atomic_load_n(&rt->canceled, __ATOMIC_RELAXED) &&
                                !task->failure[0])) {
@@ -547,6 +573,8 @@ struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job
     pthread_cond_init(&rt->changed, &attr);
     pthread_condattr_destroy(&attr);
     rt->state = CF_JOB_CREATED;
+    const char *tmp = getenv("TMPDIR");
+    rt->state_dir = cf_asprintf("%s/creekflow-state/%s", tmp && *tmp ? tmp : "/tmp", rt->job_id);
 
     rt->pools = cf_calloc((size_t)plan->nops, sizeof(*rt->pools));
     for (int i = 0; i < plan->nops; i++) {
@@ -603,6 +631,13 @@ struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job
         wire_task(rt, &rt->tasks[i]);
     }
     return rt;
+}
+
+void cf_runtime_set_state_dir(struct cf_runtime *rt, const char *dir, int keep)
+{
+    cf_free(rt->state_dir);
+    rt->state_dir = cf_asprintf("%s/%s", dir, rt->job_id);
+    rt->keep_state = keep;
 }
 
 int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
@@ -770,6 +805,10 @@ void cf_runtime_destroy(struct cf_runtime *rt)
         cf_free(rt->pools[i]);
     }
     cf_free(rt->pools);
+    if (!rt->keep_state) {
+        rmdir(rt->state_dir); /* empty once every task removed its environment */
+    }
+    cf_free(rt->state_dir);
     cf_free(rt->tasks);
     cf_free(rt->vertex_first_task);
     pthread_cond_destroy(&rt->changed);

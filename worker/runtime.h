@@ -59,6 +59,12 @@ struct cf_runtime_vertex_stats {
  * outlive the runtime. */
 struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job_id,
                                      struct cf_err *err);
+/*
+ * Where subtasks keep keyed state (an LMDB environment each, under <dir>/<job id>/).
+ * Default: $TMPDIR (or /tmp)/creekflow-state; the job's directory is removed when the
+ * runtime is destroyed unless keep is set. Before cf_runtime_start().
+ */
+void cf_runtime_set_state_dir(struct cf_runtime *rt, const char *dir, int keep);
 /* Starts the task threads. */
 int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err);
 /* Waits up to timeout_ms (-1: forever) for a terminal state; returns the current state. */

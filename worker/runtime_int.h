@@ -59,6 +59,7 @@ struct cf_task {
     int started;
     int state; /* enum cf_job_state of the subtask: RUNNING, FINISHED, FAILED, CANCELED */
     int64_t backpressured_ns;
+    struct cf_state *kv; /* keyed state, opened by the first cf_op_state() */
     char log_ctx[160];
     char failure[1024];
 };
