@@ -18,6 +18,7 @@
 #include "expr.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,8 +477,7 @@ static int expect(struct parser *p, enum tok t, const char *what)
         return -1;
     }
     if (p->tok == T_EOF) {
-        perr(p, "unexpected end of expression at column %d (expected %s)", col_of(p->tpos),
-             what);
+        perr(p, "unexpected end of expression at column %d (expected %s)", col_of(p->tpos), what);
     } else {
         int n = p->tlen > 40 ? 40 : (int)p->tlen;
         perr(p, "unexpected '%.*s%s' at column %d (expected %s)", n, p->text + p->tpos,
@@ -493,9 +493,9 @@ static int is_kw(const struct parser *p, const char *kw)
 
 static int is_reserved(const char *s, size_t n)
 {
-    static const char *const kws[] = {"and",  "or",   "not",  "is",   "null", "true",
-                                      "false", "like", "in",   "between", "case", "when",
-                                      "then", "else", "end"};
+    static const char *const kws[] = {"and",  "or",    "not",  "is",   "null",
+                                      "true", "false", "like", "in",   "between",
+                                      "case", "when",  "then", "else", "end"};
     for (size_t i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
         if (ieq(s, n, kws[i])) {
             return 1;
@@ -620,8 +620,8 @@ static struct node *parse_call(struct parser *p, size_t pos, size_t nlen)
             return perr(p, "%s() takes at least %u argument%s, got %u at column %d",
                         fn_table[fn].name, mn, mn == 1 ? "" : "s", args.n, col_of(pos));
         }
-        return perr(p, "%s() takes %u to %u arguments, got %u at column %d", fn_table[fn].name,
-                    mn, mx, args.n, col_of(pos));
+        return perr(p, "%s() takes %u to %u arguments, got %u at column %d", fn_table[fn].name, mn,
+                    mx, args.n, col_of(pos));
     }
     struct node *nd = mk(p, N_FUNC, (uint32_t)pos, args.v, args.n);
     if (nd) {
@@ -657,9 +657,9 @@ static struct node *parse_case(struct parser *p)
             return NULL;
         }
         if (!is_kw(p, "then")) {
-            return p->tok == T_EOF || p->tok == T_ERR ? unexpected(p)
-                                                      : perr(p, "expected THEN at column %d",
-                                                             col_of(p->tpos));
+            return p->tok == T_EOF || p->tok == T_ERR
+                       ? unexpected(p)
+                       : perr(p, "expected THEN at column %d", col_of(p->tpos));
         }
         lex(p);
         struct node *t = parse_expr(p);
@@ -1062,36 +1062,30 @@ static void vec_copy(enum cf_type type, const struct vec *d, const struct vec *s
     }
 }
 
-/* Copies row i of s into d where sel[i] is set. */
+/*
+ * Copies row i of s into d where sel[i] is set. The mask is data, so this must not branch:
+ * both sides are loaded unconditionally, which lets the compiler emit selects / blends.
+ */
+#define SEL_LOOP(T, DST, SRC)                                                                      \
+    do {                                                                                           \
+        T *restrict dp_ = (DST);                                                                   \
+        const T *restrict sp_ = (SRC);                                                             \
+        for (uint32_t i = 0; i < n; i++) {                                                         \
+            T a_ = sp_[i], b_ = dp_[i];                                                            \
+            dp_[i] = sel[i] ? a_ : b_;                                                             \
+        }                                                                                          \
+    } while (0)
+
 static void vec_copy_sel(enum cf_type type, const struct vec *d, const struct vec *s,
-                         const uint8_t *sel, uint32_t n)
+                         const uint8_t *restrict sel, uint32_t n)
 {
-    switch (cf_type_width(type)) {
-    case 1:
-        for (uint32_t i = 0; i < n; i++) {
-            if (sel[i]) {
-                d->v.b[i] = s->v.b[i];
-                d->nulls[i] = s->nulls[i];
-            }
-        }
-        break;
-    case 8:
-        /* memcpy: the column may hold doubles, which must not be read through int64_t. */
-        for (uint32_t i = 0; i < n; i++) {
-            if (sel[i]) {
-                memcpy((char *)d->v.data + i * 8, (const char *)s->v.data + i * 8, 8);
-                d->nulls[i] = s->nulls[i];
-            }
-        }
-        break;
-    default:
-        for (uint32_t i = 0; i < n; i++) {
-            if (sel[i]) {
-                d->v.str[i] = s->v.str[i];
-                d->nulls[i] = s->nulls[i];
-            }
-        }
-        break;
+    SEL_LOOP(uint8_t, d->nulls, s->nulls);
+    switch (type) {
+    case CF_TYPE_BOOL: SEL_LOOP(uint8_t, d->v.b, s->v.b); break;
+    case CF_TYPE_DOUBLE: SEL_LOOP(double, d->v.f64, s->v.f64); break;
+    case CF_TYPE_STRING: SEL_LOOP(struct cf_str, d->v.str, s->v.str); break;
+    case CF_TYPE_NULL: break;
+    default: SEL_LOOP(int64_t, d->v.i64, s->v.i64); break;
     }
 }
 
@@ -1251,8 +1245,8 @@ static void cmp_kernel(int op, enum dom dom, const struct vec *a, const struct v
                 continue;
             }
             if (op == CMP_EQ || op == CMP_NE) {
-                int eq = x[i].len == y[i].len && (x[i].len == 0 || memcmp(x[i].ptr, y[i].ptr,
-                                                                            x[i].len) == 0);
+                int eq = x[i].len == y[i].len &&
+                         (x[i].len == 0 || memcmp(x[i].ptr, y[i].ptr, x[i].len) == 0);
                 r[i] = (uint8_t)(op == CMP_EQ ? eq : !eq);
             } else {
                 r[i] = (uint8_t)cmp_result(op, str_cmp(&x[i], &y[i]));
@@ -1364,10 +1358,10 @@ static void eval_like(const struct node *nd, struct env *e, const struct vec *d)
         for (uint32_t i = 0; i < n; i++) {
             uint8_t nul = s.nulls[i] | pv.nulls[i];
             d->nulls[i] = nul;
-            d->v.b[i] = nul ? 0
-                            : (uint8_t)(like_match(x[i].ptr, x[i].len, pv.v.str[i].ptr,
-                                                   pv.v.str[i].len) ^
-                                        neg);
+            d->v.b[i] =
+                nul ? 0
+                    : (uint8_t)(like_match(x[i].ptr, x[i].len, pv.v.str[i].ptr, pv.v.str[i].len) ^
+                                neg);
         }
         return;
     }
@@ -1383,12 +1377,14 @@ static void eval_like(const struct node *nd, struct env *e, const struct vec *d)
         break;
     case L_EXACT:
         for (uint32_t i = 0; i < n; i++) {
-            r[i] = !s.nulls[i] && x[i].len == m && (m == 0 || memcmp(x[i].ptr, lit, m) == 0);
+            r[i] = !s.nulls[i] && x[i].len == m &&
+                   (m == 0 || (x[i].ptr[0] == lit[0] && memcmp(x[i].ptr, lit, m) == 0));
         }
         break;
-    case L_PREFIX:
+    case L_PREFIX: /* m >= 1 */
         for (uint32_t i = 0; i < n; i++) {
-            r[i] = !s.nulls[i] && x[i].len >= m && memcmp(x[i].ptr, lit, m) == 0;
+            r[i] = !s.nulls[i] && x[i].len >= m && x[i].ptr[0] == lit[0] &&
+                   memcmp(x[i].ptr, lit, m) == 0;
         }
         break;
     case L_SUFFIX:
@@ -1431,48 +1427,106 @@ static int cmp_str(const void *a, const void *b)
     return str_cmp(a, b);
 }
 
-static int set_has(const struct inset *set, const struct vec *x, uint32_t i)
+/* Sets up to this size are probed column-wise, one pass per value (vectorizes); larger
+ * ones by a branch-free binary search per row. */
+#define INSET_LINEAR 16
+
+/* hit[i] = 1 iff row i's value (ignoring NULL flags) is in the set. */
+static void set_probe(const struct inset *set, const struct vec *x, uint8_t *restrict hit,
+                      uint32_t n)
 {
-    uint32_t lo = 0, hi = set->n;
+    uint32_t m = set->n;
     switch (set->dom) {
     case D_I64: {
-        int64_t v = x->v.i64[i];
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (set->v.i64[mid] < v) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        const int64_t *restrict xv = x->v.i64;
+        const int64_t *sv = set->v.i64;
+        if (m <= INSET_LINEAR) {
+            memset(hit, 0, n);
+            for (uint32_t k = 0; k < m; k++) {
+                int64_t v = sv[k];
+                for (uint32_t i = 0; i < n; i++) {
+                    hit[i] |= xv[i] == v;
+                }
             }
+            break;
         }
-        return lo < set->n && set->v.i64[lo] == v;
+        for (uint32_t i = 0; i < n; i++) {
+            const int64_t *b = sv;
+            for (uint32_t len = m; len > 1; len -= len / 2) {
+                b += b[len / 2] <= xv[i] ? len / 2 : 0;
+            }
+            hit[i] = *b == xv[i];
+        }
+        break;
     }
     case D_F64: {
-        double v = x->v.f64[i];
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (set->v.f64[mid] < v) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        const double *restrict xv = x->v.f64;
+        const double *sv = set->v.f64;
+        if (m == 0) {
+            memset(hit, 0, n);
+            break;
         }
-        return lo < set->n && set->v.f64[lo] == v;
-    }
-    case D_STR: {
-        const struct cf_str *v = &x->v.str[i];
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (str_cmp(&set->v.str[mid], v) < 0) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        if (m <= INSET_LINEAR) {
+            memset(hit, 0, n);
+            for (uint32_t k = 0; k < m; k++) {
+                double v = sv[k];
+                for (uint32_t i = 0; i < n; i++) {
+                    hit[i] |= xv[i] == v;
+                }
             }
+            break;
         }
-        return lo < set->n && str_cmp(&set->v.str[lo], v) == 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const double *b = sv;
+            for (uint32_t len = m; len > 1; len -= len / 2) {
+                b += b[len / 2] <= xv[i] ? len / 2 : 0;
+            }
+            hit[i] = *b == xv[i];
+        }
+        break;
     }
-    case D_BOOL: return x->v.b[i] ? set->has_true : set->has_false;
-    default: return 0;
+    case D_STR:
+        if (m <= INSET_LINEAR) {
+            /* Lengths and first bytes reject most rows before any memcmp. */
+            for (uint32_t i = 0; i < n; i++) {
+                const struct cf_str *v = &x->v.str[i];
+                uint8_t h = 0;
+                if (!x->nulls[i]) { /* the view of a NULL row may be garbage */
+                    for (uint32_t k = 0; k < m && !h; k++) {
+                        const struct cf_str *w = &set->v.str[k];
+                        h = w->len == v->len &&
+                            (v->len == 0 ||
+                             (w->ptr[0] == v->ptr[0] && memcmp(w->ptr, v->ptr, v->len) == 0));
+                    }
+                }
+                hit[i] = h;
+            }
+            break;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            const struct cf_str *v = &x->v.str[i];
+            uint32_t lo = 0, hi = m;
+            if (x->nulls[i]) {
+                hit[i] = 0;
+                continue;
+            }
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (str_cmp(&set->v.str[mid], v) < 0) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            hit[i] = lo < m && str_cmp(&set->v.str[lo], v) == 0;
+        }
+        break;
+    case D_BOOL:
+        for (uint32_t i = 0; i < n; i++) {
+            hit[i] = x->v.b[i] ? set->has_true : set->has_false;
+        }
+        break;
+    default: memset(hit, 0, n); break;
     }
 }
 
@@ -1482,17 +1536,16 @@ static void eval_in(const struct node *nd, struct env *e, const struct vec *d)
     struct vec x = eval_get(nd->kids[0], e);
     const struct inset *set = nd->u.set;
     if (set) {
+        /* found: TRUE; not found: NULL if the list has a NULL, else FALSE (then NOT). */
+        uint8_t *hit = d->v.b;
+        uint8_t neg = nd->negate, has_null = set->has_null;
+        set_probe(set, &x, hit, n);
         for (uint32_t i = 0; i < n; i++) {
-            if (x.nulls[i]) {
-                d->nulls[i] = 1;
-                d->v.b[i] = 0;
-            } else if (set_has(set, &x, i)) {
-                d->nulls[i] = 0;
-                d->v.b[i] = !nd->negate;
-            } else {
-                d->nulls[i] = set->has_null;
-                d->v.b[i] = (uint8_t)(!set->has_null) & nd->negate;
-            }
+            uint8_t xn = x.nulls[i];
+            uint8_t h = hit[i] & (uint8_t)(xn ^ 1);
+            uint8_t nul = xn | ((uint8_t)(h ^ 1) & has_null);
+            d->nulls[i] = nul;
+            d->v.b[i] = (uint8_t)(nul ^ 1) & (h ^ neg);
         }
         return;
     }
@@ -1693,9 +1746,22 @@ static int64_t floor_mod(int64_t a, int64_t b)
     return r < 0 ? r + b : r;
 }
 
+static uint8_t lower_map[256], upper_map[256];
+static pthread_once_t case_maps_once = PTHREAD_ONCE_INIT;
+
+static void case_maps_init(void)
+{
+    for (int c = 0; c < 256; c++) {
+        lower_map[c] = (uint8_t)ascii_lower(c);
+        upper_map[c] = (uint8_t)ascii_upper(c);
+    }
+}
+
 static void fn_case_map(struct env *e, const struct vec *x, const struct vec *d, int upper)
 {
     uint32_t n = e->n;
+    pthread_once(&case_maps_once, case_maps_init);
+    const uint8_t *map = upper ? upper_map : lower_map;
     size_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!x->nulls[i]) {
@@ -1713,7 +1779,7 @@ static void fn_case_map(struct env *e, const struct vec *x, const struct vec *d,
         const unsigned char *s = (const unsigned char *)x->v.str[i].ptr;
         uint32_t len = x->v.str[i].len;
         for (uint32_t j = 0; j < len; j++) {
-            m[j] = (char)(upper ? ascii_upper(s[j]) : ascii_lower(s[j]));
+            m[j] = (char)map[s[j]];
         }
         d->v.str[i].ptr = len ? m : "";
         d->v.str[i].len = len;
@@ -1858,18 +1924,21 @@ static void fn_trim(struct env *e, const struct vec *s, const struct vec *d)
 static void fn_coalesce(const struct node *nd, struct env *e, const struct vec *d)
 {
     uint32_t n = e->n;
+    uint8_t *sel = e->ctx->slots[nd->xslot].v.b; /* rows still NULL (vec_copy_sel's mask
+                                                  * must not be the nulls it writes) */
     struct vec v = eval_get(nd->kids[0], e);
     vec_copy(nd->type, d, &v, n);
     for (uint32_t k = 1; k < nd->nkids; k++) {
         uint32_t nnull = 0;
         for (uint32_t i = 0; i < n; i++) {
-            nnull += d->nulls[i];
+            sel[i] = d->nulls[i];
+            nnull += sel[i];
         }
         if (!nnull) {
             break;
         }
         v = eval_get(nd->kids[k], e);
-        vec_copy_sel(nd->type, d, &v, d->nulls, n);
+        vec_copy_sel(nd->type, d, &v, sel, n);
     }
 }
 
@@ -1968,8 +2037,8 @@ static void fn_to_timestamp(const struct node *nd, struct env *e, const struct v
     switch (k->type) {
     case CF_TYPE_STRING:
         for (uint32_t i = 0; i < n; i++) {
-            d->nulls[i] = x.nulls[i] ||
-                          cf_ts_parse(x.v.str[i].ptr, x.v.str[i].len, &d->v.i64[i]) != 0;
+            d->nulls[i] =
+                x.nulls[i] || cf_ts_parse(x.v.str[i].ptr, x.v.str[i].len, &d->v.i64[i]) != 0;
         }
         break;
     case CF_TYPE_DOUBLE:
@@ -2197,6 +2266,7 @@ static uint32_t node_extra_slots(const struct node *nd)
     case N_BETWEEN: return 2;
     case N_IN: return nd->u.set ? 0 : 1;
     case N_CASE: return 2;
+    case N_FUNC: return nd->op == FN_COALESCE ? 1 : 0;
     default: return 0;
     }
 }
@@ -2367,8 +2437,7 @@ static const char *snip(const struct binder *b, const struct node *nd, char *buf
 {
     size_t len = nd->end > nd->pos ? nd->end - nd->pos : 0;
     int cut = len > SNIP_MAX;
-    snprintf(buf, size, "%.*s%s", (int)(cut ? SNIP_MAX : len), b->text + nd->pos,
-             cut ? "..." : "");
+    snprintf(buf, size, "%.*s%s", (int)(cut ? SNIP_MAX : len), b->text + nd->pos, cut ? "..." : "");
     return buf;
 }
 
@@ -2515,8 +2584,7 @@ static int ts_literal(struct binder *b, struct node **pp, const struct node *whe
     }
     struct node *lit = lit_new(b, CF_TYPE_TIMESTAMP, k);
     lit->u.lit.null = k->u.lit.null;
-    if (!k->u.lit.null &&
-        cf_ts_parse(k->u.lit.v.s.ptr, k->u.lit.v.s.len, &lit->u.lit.v.i) != 0) {
+    if (!k->u.lit.null && cf_ts_parse(k->u.lit.v.s.ptr, k->u.lit.v.s.len, &lit->u.lit.v.i) != 0) {
         uint32_t len = k->u.lit.v.s.len;
         return berr(b, CF_ETYPE, where, "cannot parse '%.*s%s' as a timestamp",
                     (int)(len > 40 ? 40 : len), k->u.lit.v.s.ptr, len > 40 ? "..." : "");
@@ -2586,8 +2654,8 @@ static int cmp_unify(struct binder *b, const struct node *where, struct node **o
  * The common type of values that may replace each other (CASE branches, coalesce args):
  * equal types, or ints and doubles (-> double). NULL literals take the common type.
  */
-static int result_unify(struct binder *b, const struct node *where, struct node **ops,
-                        uint32_t n, const char *what, enum cf_type *out)
+static int result_unify(struct binder *b, const struct node *where, struct node **ops, uint32_t n,
+                        const char *what, enum cf_type *out)
 {
     enum cf_type t = CF_TYPE_NULL;
     for (uint32_t i = 0; i < n; i++) {
@@ -2688,8 +2756,7 @@ static int bind_arith(struct binder *b, struct node *nd)
     enum cf_type ta = nd->kids[0]->type, tb = nd->kids[1]->type, res;
     int op = nd->op;
     int ok = 1;
-    if (ta == CF_TYPE_STRING || ta == CF_TYPE_BOOL || tb == CF_TYPE_STRING ||
-        tb == CF_TYPE_BOOL) {
+    if (ta == CF_TYPE_STRING || ta == CF_TYPE_BOOL || tb == CF_TYPE_STRING || tb == CF_TYPE_BOOL) {
         ok = 0;
     } else if (ta == CF_TYPE_NULL || tb == CF_TYPE_NULL) {
         res = ta == CF_TYPE_NULL ? tb : ta; /* folded to a NULL of this type below */
@@ -2751,11 +2818,11 @@ static int want_arg(struct binder *b, struct node *nd, uint32_t i, enum arg_kind
     }
     if (!ok) {
         if (fn_table[nd->op].max_args == 1) {
-            return berr(b, CF_ETYPE, nd, "%s() needs a %s argument, got %s",
-                        fn_table[nd->op].name, want, cf_type_name(t));
+            return berr(b, CF_ETYPE, nd, "%s() needs a %s argument, got %s", fn_table[nd->op].name,
+                        want, cf_type_name(t));
         }
-        return berr(b, CF_ETYPE, nd, "%s() argument %u must be %s, got %s",
-                    fn_table[nd->op].name, i + 1, want, cf_type_name(t));
+        return berr(b, CF_ETYPE, nd, "%s() argument %u must be %s, got %s", fn_table[nd->op].name,
+                    i + 1, want, cf_type_name(t));
     }
     return 0;
 }
@@ -3009,8 +3076,7 @@ static int bind_node(struct binder *b, struct node **pp)
         for (uint32_t i = 0; i < 2; i++) {
             enum cf_type t = nd->kids[i]->type;
             if (t != CF_TYPE_STRING && t != CF_TYPE_NULL) {
-                return berr(b, CF_ETYPE, nd, "LIKE needs string operands, got %s",
-                            cf_type_name(t));
+                return berr(b, CF_ETYPE, nd, "LIKE needs string operands, got %s", cf_type_name(t));
             }
         }
         if (strict_null(b, pp)) {
@@ -3093,8 +3159,8 @@ static void mark_escape(struct node *nd, int esc)
                 int is_else = nd->has_else && i == nd->nkids - 1;
                 kesc = i >= nd->operand && (is_else || j % 2 == 1);
             } else if (nd->kind == N_FUNC) {
-                kesc = nd->op == FN_COALESCE ||
-                       ((nd->op == FN_SUBSTR || nd->op == FN_TRIM) && i == 0);
+                kesc =
+                    nd->op == FN_COALESCE || ((nd->op == FN_SUBSTR || nd->op == FN_TRIM) && i == 0);
             }
         }
         mark_escape(nd->kids[i], kesc);
@@ -3118,8 +3184,9 @@ int cf_expr_bind(struct cf_expr *expr, const struct cf_schema *input, struct cf_
     assign_slots(root, &nslots);
     if (nslots > MAX_SLOTS) {
         cf_arena_reset(&expr->bind_arena);
-        return cf_err_set(err, CF_ERANGE, "expression too large (%d intermediate columns, at "
-                                          "most %d)",
+        return cf_err_set(err, CF_ERANGE,
+                          "expression too large (%d intermediate columns, at "
+                          "most %d)",
                           nslots, MAX_SLOTS);
     }
     expr->root = root;

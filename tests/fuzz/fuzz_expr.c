@@ -36,10 +36,17 @@ static void fuzz_setup(void)
 
     static const int64_t ints[] = {0, 1, -1, 7, INT64_MIN, INT64_MAX, 1729620330250, 86400000};
     static const double dbls[] = {0.0, -0.0, 2.5, -1e308, 1e308, 0.1, NAN, INFINITY};
-    static const char *const strs[] = {"", "abc", "a%_b", "\xc3\xa9\xff", "  pad  ",
-                                       "2024-10-22T18:05:30.250Z", "%Y-%m-%d %H", "%"};
-    static const int64_t tss[] = {0, -1, INT64_MIN, INT64_MAX, 1729620330250, -86400001,
-                                  INT64_MIN + 86400000, 253402300799999};
+    static const char *const strs[] = {
+        "", "abc", "a%_b", "\xc3\xa9\xff", "  pad  ", "2024-10-22T18:05:30.250Z", "%Y-%m-%d %H",
+        "%"};
+    static const int64_t tss[] = {0,
+                                  -1,
+                                  INT64_MIN,
+                                  INT64_MAX,
+                                  1729620330250,
+                                  -86400001,
+                                  INT64_MIN + 86400000,
+                                  253402300799999};
     fuzz_batch = cf_batch_create(fuzz_schema, FUZZ_ROWS);
     for (uint32_t r = 0; r < FUZZ_ROWS; r++) {
         uint32_t row = cf_batch_add_row(fuzz_batch);

@@ -85,8 +85,8 @@ static struct cf_batch *make_batch(const struct row *rows, size_t n, size_t tota
     for (size_t k = 0; k < total; k++) {
         const struct row *rw = &rows[k % n];
         uint32_t r = cf_batch_add_row(batch);
-        const char *vals[] = {rw->i, rw->j, rw->d, rw->e, rw->s, rw->u, rw->b, rw->c, rw->t,
-                              rw->t2, NULL};
+        const char *vals[] = {rw->i, rw->j, rw->d, rw->e,  rw->s, rw->u,
+                              rw->b, rw->c, rw->t, rw->t2, NULL};
         for (uint32_t c = 0; c < batch->schema->nfields; c++) {
             set_value(batch, c, r, vals[c]);
         }
@@ -152,8 +152,8 @@ static const char *ev_n(const char *text, const struct row *rows, size_t n, size
         char v[256];
         assert_true(out->cols[0].nulls[r] == 0 || out->cols[0].nulls[r] == 1);
         format_value(&out->cols[0], r, v, sizeof(v));
-        off += (size_t)snprintf(result_buf + off, sizeof(result_buf) - off, "%s%s", r ? "|" : "",
-                                v);
+        off +=
+            (size_t)snprintf(result_buf + off, sizeof(result_buf) - off, "%s%s", r ? "|" : "", v);
         assert_true(off < sizeof(result_buf));
     }
     cf_expr_eval_ctx_destroy(ctx);
@@ -163,7 +163,7 @@ static const char *ev_n(const char *text, const struct row *rows, size_t n, size
     return result_buf;
 }
 
-#define EV(text, rows)   ev_n(text, rows, NROWS(rows), 0)
+#define EV(text, rows)              ev_n(text, rows, NROWS(rows), 0)
 #define CHECK(text, rows, expected) assert_string_equal(EV(text, rows), expected)
 
 /* One row with a value in every field. */
@@ -293,9 +293,8 @@ static void test_arith_int(void **state)
 {
     (void)state;
     static const struct row r[] = {
-        {.i = "7", .j = "2"},   {.i = "-7", .j = "2"}, {.i = "7", .j = "-2"},
-        {.i = "-7", .j = "-2"}, {.i = "7", .j = "0"},  {.i = "0", .j = "5"},
-        {.i = NULL, .j = "1"},  {.i = "1", .j = NULL},
+        {.i = "7", .j = "2"}, {.i = "-7", .j = "2"}, {.i = "7", .j = "-2"}, {.i = "-7", .j = "-2"},
+        {.i = "7", .j = "0"}, {.i = "0", .j = "5"},  {.i = NULL, .j = "1"}, {.i = "1", .j = NULL},
     };
     CHECK("i + j", r, "9|-5|5|-9|7|5|NULL|NULL");
     CHECK("i - j", r, "5|-9|9|-5|7|-5|NULL|NULL");
@@ -477,8 +476,7 @@ static void test_timestamps(void **state)
     CHECK("to_timestamp(i)", g,
           "2024-10-22T18:05:30.250Z|1970-01-01T00:00:00.000Z|NULL|1969-12-31T23:59:59.999Z");
     CHECK("to_timestamp(s)", g, "2024-10-22T18:05:30.250Z|2024-10-22T00:00:00.000Z|NULL|NULL");
-    CHECK("to_timestamp(d)", g,
-          "2024-10-22T18:05:30.250Z|1969-12-31T23:59:59.999Z|NULL|NULL");
+    CHECK("to_timestamp(d)", g, "2024-10-22T18:05:30.250Z|1969-12-31T23:59:59.999Z|NULL|NULL");
     CHECK1("to_timestamp(t)", "2024-10-22T18:05:30.250Z");
     CHECK1("to_timestamp('nope')", "NULL");
     CHECK1("to_timestamp(0) = '1970-01-01'", "true");
@@ -492,8 +490,7 @@ static void test_timestamps(void **state)
     CHECK("hour(to_timestamp(i)) >= 0 AND hour(to_timestamp(i)) < 24", x, "true|true");
     CHECK("day_of_week(to_timestamp(i)) BETWEEN 1 AND 7", x, "true|true");
     /* Formatting gives NULL within a day of INT64_MIN (cf_tm_from_ms would overflow). */
-    CHECK("length(date_format(to_timestamp(i), '%Y-%m-%d %H:%M:%S.%L %s')) > 0", x,
-          "NULL|true");
+    CHECK("length(date_format(to_timestamp(i), '%Y-%m-%d %H:%M:%S.%L %s')) > 0", x, "NULL|true");
     CHECK("length(concat(to_timestamp(i))) > 0", x, "NULL|true");
     CHECK("date_format(to_timestamp(i + 86400000), '%Y') = ''", x, "false|NULL");
 }
@@ -564,8 +561,8 @@ static void test_like(void **state)
 {
     (void)state;
     static const struct row r[] = {
-        {.s = "abc"},  {.s = "ab"},  {.s = ""},    {.s = "xabcx"},
-        {.s = "ABC"},  {.s = NULL},  {.s = "a%c"}, {.s = "\xc3\xa9"}, /* é: two bytes */
+        {.s = "abc"}, {.s = "ab"}, {.s = ""},    {.s = "xabcx"},
+        {.s = "ABC"}, {.s = NULL}, {.s = "a%c"}, {.s = "\xc3\xa9"}, /* é: two bytes */
         {.s = "a_c"},
     };
     CHECK("s LIKE 'abc'", r, "true|false|false|false|false|NULL|false|false|false");
@@ -639,6 +636,22 @@ static void test_in(void **state)
     CHECK("i NOT IN (j, 7)", r, "false|true|false|NULL");
     CHECK("i NOT IN (j, NULL)", r, "false|NULL|false|NULL");
     CHECK("i IN (j + 1, i * 1)", r, "true|true|true|NULL");
+    /* More than 16 literals: a binary search instead of column passes. */
+    static const struct row big[] = {
+        {.i = "-100", .d = "-0.0", .s = "k05"}, {.i = "0", .d = "0.5", .s = "k00"},
+        {.i = "17", .d = "17.25", .s = "k17"},  {.i = "18", .d = "1e300", .s = "k18"},
+        {.i = "99", .d = "99.5", .s = ""},      {.i = "100", .d = "-3.5", .s = "k1"},
+        {.i = "101", .d = "100", .s = "k9"},    {.i = NULL, .d = NULL, .s = NULL},
+    };
+    CHECK("i IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 99, 100, -100)", big,
+          "true|true|true|false|true|true|false|NULL");
+    CHECK("i NOT IN (100, 99, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, NULL)",
+          big, "NULL|NULL|false|NULL|false|false|NULL|NULL");
+    CHECK("d IN (0.0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17.25, 99.5, -3.5)",
+          big, "true|false|true|false|true|true|false|NULL");
+    CHECK("s IN ('k00', 'k01', 'k02', 'k03', 'k04', 'k05', 'k06', 'k07', 'k08', 'k09', 'k10', "
+          "'k11', 'k12', 'k13', 'k14', 'k15', 'k16', 'k17', 'k9', '')",
+          big, "true|true|true|false|true|false|true|NULL");
     CHECK1("2 IN (1, NULL)", "NULL");
     CHECK1("1 IN (1, NULL)", "true");
     CHECK1("NULL IN (1, 2)", "NULL");
@@ -672,7 +685,10 @@ static void test_case(void **state)
 {
     (void)state;
     static const struct row r[] = {
-        {.i = "1", .s = "x"}, {.i = "2", .s = "y"}, {.i = "3", .s = NULL}, {.i = NULL, .s = "z"},
+        {.i = "1", .s = "x"},
+        {.i = "2", .s = "y"},
+        {.i = "3", .s = NULL},
+        {.i = NULL, .s = "z"},
     };
     CHECK("CASE WHEN i = 1 THEN 'one' WHEN i = 2 THEN 'two' ELSE 'many' END", r,
           "one|two|many|many");
@@ -685,16 +701,14 @@ static void test_case(void **state)
     CHECK("CASE WHEN NULL THEN 1 ELSE 2 END", r, "2|2|2|2");
     CHECK("CASE WHEN i = 9 THEN 1 END", r, "NULL|NULL|NULL|NULL");
     /* Simple CASE */
-    CHECK("CASE i WHEN 1 THEN 'one' WHEN 2 THEN 'two' ELSE 'other' END", r,
-          "one|two|other|other");
+    CHECK("CASE i WHEN 1 THEN 'one' WHEN 2 THEN 'two' ELSE 'other' END", r, "one|two|other|other");
     CHECK("CASE i WHEN 1 THEN 'one' END", r, "one|NULL|NULL|NULL");
     CHECK("CASE s WHEN 'x' THEN 1 WHEN 'z' THEN 26 END", r, "1|NULL|NULL|26");
     CHECK("CASE i WHEN NULL THEN 'null' ELSE 'not' END", r, "not|not|not|not");
     CHECK("CASE i + 1 WHEN 2.0 THEN 'two' WHEN 3 THEN 'three' END", r, "two|three|NULL|NULL");
     CHECK("case When i = 2 Then TRUE else FALSE end", r, "false|true|false|false");
     /* Nested */
-    CHECK("CASE WHEN i < 3 THEN CASE WHEN i = 1 THEN 'a' ELSE 'b' END ELSE 'c' END", r,
-          "a|b|c|c");
+    CHECK("CASE WHEN i < 3 THEN CASE WHEN i = 1 THEN 'a' ELSE 'b' END ELSE 'c' END", r, "a|b|c|c");
     CHECK1("CASE WHEN TRUE THEN 1 ELSE 2 END", "1");
     CHECK1("CASE 3 WHEN 1 THEN 'a' WHEN 3 THEN 'c' END", "c");
     assert_int_equal(type_of("CASE WHEN b THEN 1 ELSE 2.5 END"), CF_TYPE_DOUBLE);
@@ -760,10 +774,8 @@ static void test_numeric_functions(void **state)
 {
     (void)state;
     static const struct row r[] = {
-        {.i = "-5", .d = "-2.5", .j = "1"},
-        {.i = "5", .d = "2.5", .j = "-1"},
-        {.i = "1250", .d = "1.2345", .j = "2"},
-        {.i = "-1250", .d = "-1.2355", .j = "-2"},
+        {.i = "-5", .d = "-2.5", .j = "1"},     {.i = "5", .d = "2.5", .j = "-1"},
+        {.i = "1250", .d = "1.2345", .j = "2"}, {.i = "-1250", .d = "-1.2355", .j = "-2"},
         {.i = NULL, .d = NULL, .j = NULL},
     };
     CHECK("abs(i)", r, "5|5|1250|1250|NULL");
@@ -796,7 +808,9 @@ static void test_numeric_functions(void **state)
     CHECK1("abs(-3) + abs(-2.5)", "5.5");
     /* coalesce */
     static const struct row c[] = {
-        {.i = "1", .j = "2"}, {.i = NULL, .j = "2"}, {.i = NULL, .j = NULL},
+        {.i = "1", .j = "2"},
+        {.i = NULL, .j = "2"},
+        {.i = NULL, .j = NULL},
     };
     CHECK("coalesce(i, j)", c, "1|2|NULL");
     CHECK("coalesce(i, j, 0)", c, "1|2|0");
@@ -845,8 +859,7 @@ static void test_type_errors(void **state)
                     "cannot compare timestamp with string (use to_timestamp()) in 't = s'");
     assert_contains(bind_err("t > '2024-13-01'"),
                     "cannot parse '2024-13-01' as a timestamp in 't > '2024-13-01''");
-    assert_contains(bind_err("t IN ('2024-01-01', 'soon')"),
-                    "cannot parse 'soon' as a timestamp");
+    assert_contains(bind_err("t IN ('2024-01-01', 'soon')"), "cannot parse 'soon' as a timestamp");
     assert_contains(bind_err("i IN (1, 'a')"), "cannot compare int with string");
     assert_contains(bind_err("i BETWEEN 'a' AND 'b'"), "cannot compare int with string");
     assert_contains(bind_err("CASE s WHEN 1 THEN 2 END"), "cannot compare string with int");
@@ -866,7 +879,8 @@ static void test_type_errors(void **state)
     assert_contains(bind_err("NOT i"), "NOT needs bool operands, got int in 'NOT i'");
     assert_contains(bind_err("i LIKE 'x'"), "LIKE needs string operands, got int");
     assert_contains(bind_err("s LIKE 5"), "LIKE needs string operands, got int");
-    assert_contains(bind_err("CASE WHEN i THEN 1 END"), "CASE WHEN condition must be bool, got int in 'i'");
+    assert_contains(bind_err("CASE WHEN i THEN 1 END"),
+                    "CASE WHEN condition must be bool, got int in 'i'");
     assert_contains(bind_err("CASE WHEN b THEN 1 ELSE 'x' END"),
                     "CASE branches have incompatible types int and string");
     assert_contains(bind_err("CASE WHEN b THEN t ELSE 1 END"),
@@ -933,8 +947,7 @@ static void test_parse_errors(void **state)
                         "integer -9223372036854775809 out of range at column 1");
     assert_string_equal(parse_err("1e999"), "number 1e999 out of range at column 1");
     assert_string_equal(parse_err("foo(1)"), "unknown function 'foo' at column 1");
-    assert_string_equal(parse_err("lower(1, 2)"),
-                        "lower() takes 1 argument, got 2 at column 1");
+    assert_string_equal(parse_err("lower(1, 2)"), "lower() takes 1 argument, got 2 at column 1");
     assert_string_equal(parse_err("x = lower()"), "lower() takes 1 argument, got 0 at column 5");
     assert_string_equal(parse_err("substr('a')"),
                         "substr() takes 2 to 3 arguments, got 1 at column 1");
@@ -1127,9 +1140,9 @@ static void test_filter(void **state)
 {
     (void)state;
     static const struct row r[] = {
-        {.i = "1", .s = "xa", .b = "true"},   {.i = "6", .s = "xb", .b = "false"},
-        {.i = "7", .s = "ya", .b = NULL},     {.i = NULL, .s = "xc", .b = "true"},
-        {.i = "10", .s = NULL, .b = "true"},  {.i = "9", .s = "Xd", .b = "false"},
+        {.i = "1", .s = "xa", .b = "true"},  {.i = "6", .s = "xb", .b = "false"},
+        {.i = "7", .s = "ya", .b = NULL},    {.i = NULL, .s = "xc", .b = "true"},
+        {.i = "10", .s = NULL, .b = "true"}, {.i = "9", .s = "Xd", .b = "false"},
     };
     int kept;
     assert_string_equal(filter_rows("i > 5", r, NROWS(r), 0, &kept), "0|1|1|0|1|1");
@@ -1174,18 +1187,17 @@ static void test_large_batches(void **state)
 {
     (void)state;
     static const struct row r[] = {
-        {.i = "1", .s = "a"}, {.i = "2", .s = NULL}, {.i = NULL, .s = "c"},
+        {.i = "1", .s = "a"},
+        {.i = "2", .s = NULL},
+        {.i = NULL, .s = "c"},
     };
     /* 1301 rows: two full slices and a partial one; the row pattern does not align with
      * slice boundaries. */
     const char *exprs[] = {"i * 10", "concat(s, '-', i)", "CASE WHEN i = 1 THEN 'one' END",
                            "coalesce(s, 'none')", "upper(s)"};
     const char *pattern[][3] = {
-        {"10", "20", "NULL"},
-        {"a-1", "NULL", "NULL"},
-        {"one", "NULL", "NULL"},
-        {"a", "none", "c"},
-        {"A", "NULL", "C"},
+        {"10", "20", "NULL"}, {"a-1", "NULL", "NULL"}, {"one", "NULL", "NULL"},
+        {"a", "none", "c"},   {"A", "NULL", "C"},
     };
     for (size_t k = 0; k < NROWS(exprs); k++) {
         const char *res = ev_n(exprs[k], r, NROWS(r), 1301);
@@ -1208,11 +1220,14 @@ static void test_strings_outlive_expr(void **state)
 {
     (void)state;
     static const struct row r[] = {{.i = "1", .s = "abc"}, {.i = "2", .s = "de"}};
-    const char *texts[] = {"CASE WHEN i = 1 THEN 'lit' ELSE s END", "'const'",
-                           "coalesce(NULL, 'c2')", "substr('literal', 2, 3)", "trim('  t  ')",
+    const char *texts[] = {"CASE WHEN i = 1 THEN 'lit' ELSE s END",
+                           "'const'",
+                           "coalesce(NULL, 'c2')",
+                           "substr('literal', 2, 3)",
+                           "trim('  t  ')",
                            "CASE i WHEN 2 THEN substr('xyz', 2) ELSE coalesce(s, 'q') END"};
-    const char *want[][2] = {{"lit", "de"},     {"const", "const"}, {"c2", "c2"},
-                             {"ite", "ite"},    {"t", "t"},         {"abc", "yz"}};
+    const char *want[][2] = {{"lit", "de"},  {"const", "const"}, {"c2", "c2"},
+                             {"ite", "ite"}, {"t", "t"},         {"abc", "yz"}};
     for (size_t k = 0; k < NROWS(texts); k++) {
         struct cf_expr *expr = parse_bind(texts[k]);
         struct cf_batch *in = make_batch(r, NROWS(r), 0);
@@ -1298,8 +1313,8 @@ static void *thread_main(void *p)
 static void test_threads(void **state)
 {
     (void)state;
-    static const struct row r[] = {{.i = "1", .s = "ab"}, {.i = "2", .s = NULL},
-                                   {.i = "3", .s = "xyz"}};
+    static const struct row r[] = {
+        {.i = "1", .s = "ab"}, {.i = "2", .s = NULL}, {.i = "3", .s = "xyz"}};
     struct cf_expr *expr = parse_bind("length(concat(upper(s), 'x')) + i");
     struct thread_arg args[4];
     pthread_t th[4];
