@@ -35,8 +35,8 @@ int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int 
     char *end;
     long v = value ? strtol(value, &end, 10) : 0;
     if (!value || !*value || *end || v < min || v > max) {
-        fprintf(stderr, "cfctl: %s needs an integer between %d and %d, got '%s'\n", flag, min,
-                max, value ? value : "");
+        fprintf(stderr, "cfctl: %s needs an integer between %d and %d, got '%s'\n", flag, min, max,
+                value ? value : "");
         return CLI_USAGE;
     }
     *out = (int)v;
@@ -107,8 +107,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
-    static const char *const cluster[] = {"run",  "list",       "info", "cancel", "savepoint",
-                                          "stop", "checkpoint", NULL};
+    static const char *const cluster[] = {"run",       "list", "info",       "cancel",
+                                          "savepoint", "stop", "checkpoint", NULL};
     for (int k = 0; cluster[k]; k++) {
         if (!strcmp(cmd, cluster[k])) {
             fprintf(stderr,

@@ -47,8 +47,8 @@ static const struct cf_conf_key fsink_keys[] = {
     {"partition_by", CF_CONF_STRING, 0, NULL, offsetof(struct fsink_conf, partition_by), NULL,
      "Subdirectory template: strftime conversions (%Y %m %d %H %M ...) on the partition time "
      "and {field} values, e.g. \"{event_type}/year=%Y/month=%m/day=%d/hour=%H\"."},
-    {"partition_time", CF_CONF_STRING, 0, NULL, offsetof(struct fsink_conf, partition_time),
-     NULL, "Timestamp field for partition_by (default: window_start, else event time)."},
+    {"partition_time", CF_CONF_STRING, 0, NULL, offsetof(struct fsink_conf, partition_time), NULL,
+     "Timestamp field for partition_by (default: window_start, else event time)."},
     {"rolling", CF_CONF_OBJECT, 0, NULL, 0, NULL, "When a part file is completed."},
     {"rolling.max_size", CF_CONF_SIZE, 0, "128MB", offsetof(struct fsink_conf, max_size), NULL,
      "Roll a part file when it reaches this size."},
@@ -77,9 +77,9 @@ struct fsink_prep {
 };
 
 struct writer {
-    char *part;   /* partition path ("" without partition_by) */
-    char *tmp;    /* full path of the in-progress file */
-    char *final;  /* full path when committed */
+    char *part;  /* partition path ("" without partition_by) */
+    char *tmp;   /* full path of the in-progress file */
+    char *final; /* full path when committed */
     int fd;
     int64_t size;
     int64_t opened_ms;
@@ -96,8 +96,8 @@ struct fsink_state {
     char run[16];
     const char *ext;
     struct cf_json_encoder *enc;
-    struct cf_buf part;      /* partition of the current row */
-    struct cf_buf cache;     /* cached partition string for time-only templates */
+    struct cf_buf part;  /* partition of the current row */
+    struct cf_buf cache; /* cached partition string for time-only templates */
     int64_t cache_bucket;
     int cache_valid;
     int64_t last_roll_check;
@@ -119,20 +119,14 @@ static void prep_free(struct fsink_prep *prep)
 static int64_t conversion_granularity(char c)
 {
     switch (c) {
-    case 'L':
-        return 1;
+    case 'L': return 1;
     case 'S':
     case 's':
-    case 'T':
-        return 1000;
-    case 'M':
-        return 60000;
-    case 'H':
-        return 3600000;
-    case '%':
-        return INT64_MAX;
-    default:
-        return 86400000; /* dates: days and coarser */
+    case 'T': return 1000;
+    case 'M': return 60000;
+    case 'H': return 3600000;
+    case '%': return INT64_MAX;
+    default: return 86400000; /* dates: days and coarser */
     }
 }
 
@@ -154,8 +148,7 @@ static int parse_template(struct fsink_prep *prep, const char *tpl, const struct
             char name[128];
             size_t n = (size_t)(close - p - 1);
             if (n == 0 || n >= sizeof(name)) {
-                return cf_err_append(err, CF_ESPEC, "%s.partition_by: bad field reference",
-                                     path);
+                return cf_err_append(err, CF_ESPEC, "%s.partition_by: bad field reference", path);
             }
             memcpy(name, p + 1, n);
             name[n] = '\0';
@@ -241,8 +234,7 @@ static int fsink_configure(struct cf_op_decl *decl, struct cf_err *err)
             prep->time_idx = ws;
         }
     }
-    if (conf->partition_by &&
-        parse_template(prep, conf->partition_by, in, decl->path, err) != 0) {
+    if (conf->partition_by && parse_template(prep, conf->partition_by, in, decl->path, err) != 0) {
         return CF_ESPEC;
     }
     return 0;
@@ -358,8 +350,8 @@ static int open_writer(struct cf_op *op, struct fsink_state *st, const char *par
     memset(w, 0, sizeof(*w));
     long long n = (long long)st->counter++;
     w->final = cf_asprintf("%s/part-%s-%d-%lld.%s", dir, st->run, op->subtask, n, st->ext);
-    w->tmp = cf_asprintf("%s/.part-%s-%d-%lld.%s.inprogress", dir, st->run, op->subtask, n,
-                         st->ext);
+    w->tmp =
+        cf_asprintf("%s/.part-%s-%d-%lld.%s.inprogress", dir, st->run, op->subtask, n, st->ext);
     cf_free(dir);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (w->fd < 0) {

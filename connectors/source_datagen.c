@@ -74,9 +74,9 @@ static const struct {
     const char *name;
     enum cf_type type;
 } click_fields[] = {
-    {"event_id", CF_TYPE_STRING},   {"user_id", CF_TYPE_STRING},   {"session_id", CF_TYPE_STRING},
-    {"event_type", CF_TYPE_STRING}, {"page_url", CF_TYPE_STRING},  {"ts", CF_TYPE_TIMESTAMP},
-    {"country", CF_TYPE_STRING},    {"duration_ms", CF_TYPE_INT},  {"ip_address", CF_TYPE_STRING},
+    {"event_id", CF_TYPE_STRING},    {"user_id", CF_TYPE_STRING},  {"session_id", CF_TYPE_STRING},
+    {"event_type", CF_TYPE_STRING},  {"page_url", CF_TYPE_STRING}, {"ts", CF_TYPE_TIMESTAMP},
+    {"country", CF_TYPE_STRING},     {"duration_ms", CF_TYPE_INT}, {"ip_address", CF_TYPE_STRING},
     {"device_type", CF_TYPE_STRING},
 };
 _Static_assert(sizeof(click_fields) / sizeof(click_fields[0]) == F__COUNT,
@@ -86,12 +86,12 @@ _Static_assert(sizeof(click_fields) / sizeof(click_fields[0]) == F__COUNT,
 static const struct {
     const char *name;
     int cum;
-} event_types[] = {{"page_view", 60}, {"click", 85},  {"add_to_cart", 93},
-                   {"purchase", 96},  {"login", 98},  {"logout", 100}};
+} event_types[] = {{"page_view", 60}, {"click", 85}, {"add_to_cart", 93},
+                   {"purchase", 96},  {"login", 98}, {"logout", 100}};
 static const char *const countries[] = {"US", "DE", "FR", "GB", "JP", "BR", "IN", "CA",
                                         "AU", "ES", "IT", "NL", "SE", "PL", "MX", "KR"};
-static const char *const sections[] = {"home", "search", "product", "cart", "checkout",
-                                       "account", "help", "blog"};
+static const char *const sections[] = {"home",     "search",  "product", "cart",
+                                       "checkout", "account", "help",    "blog"};
 static const char *const devices[] = {"desktop", "mobile", "tablet"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -102,7 +102,7 @@ struct datagen_prep {
 };
 
 struct datagen_state {
-    int64_t next;     /* next event index of this subtask */
+    int64_t next; /* next event index of this subtask */
     struct cf_pace pace;
     struct cf_wmgen wm;
 };

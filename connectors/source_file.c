@@ -61,7 +61,7 @@ static const struct cf_conf_key file_keys[] = {
 };
 
 #define LINE_MAX_BYTES (16 * 1024 * 1024)
-#define READ_CHUNK (1024 * 1024)
+#define READ_CHUNK     (1024 * 1024)
 
 struct file_prep {
     struct cf_schema *schema;
@@ -80,12 +80,12 @@ struct file_state {
     int nfiles;
     struct split *splits; /* this subtask's */
     int nsplits;
-    int cur;          /* split being read */
-    int fd;           /* -1 when no split is open */
-    char *buf;        /* read buffer */
-    size_t cap;       /* its size */
-    size_t lo, hi;    /* unread bytes are buf[lo, hi) */
-    int64_t buf_off;  /* file offset of buf[0] */
+    int cur;         /* split being read */
+    int fd;          /* -1 when no split is open */
+    char *buf;       /* read buffer */
+    size_t cap;      /* its size */
+    size_t lo, hi;   /* unread bytes are buf[lo, hi) */
+    int64_t buf_off; /* file offset of buf[0] */
     int eof;
     int64_t line_off; /* file offset of the next line */
     int skipping;     /* discarding the rest of an overlong line */
@@ -176,8 +176,7 @@ static int list_files(struct file_state *st, const char *path, struct cf_err *er
     } else if (S_ISDIR(sb.st_mode)) {
         DIR *d = opendir(path);
         if (!d) {
-            return cf_err_set(err, CF_EIO, "cannot open directory '%s': %s", path,
-                              strerror(errno));
+            return cf_err_set(err, CF_EIO, "cannot open directory '%s': %s", path, strerror(errno));
         }
         struct dirent *de;
         while ((de = readdir(d)) != NULL) {
@@ -222,7 +221,8 @@ static int file_open(struct cf_op *op, struct cf_err *err)
         int64_t step = whole ? (size > 0 ? size : 1) : conf->split_size;
         for (int64_t start = 0; start < size || (start == 0 && size == 0); start += step, k++) {
             if (k % op->parallelism == op->subtask && size > 0) {
-                st->splits = cf_realloc(st->splits, (size_t)(st->nsplits + 1) * sizeof(struct split));
+                st->splits =
+                    cf_realloc(st->splits, (size_t)(st->nsplits + 1) * sizeof(struct split));
                 st->splits[st->nsplits++] =
                     (struct split){f, start, start + step < size ? start + step : size};
             }
@@ -325,10 +325,10 @@ static int next_line(struct cf_op *op, struct file_state *st, const char **line,
                 continue;
             }
             if (n > LINE_MAX_BYTES) {
-                snprintf(st->location, sizeof(st->location), "%s@%lld",
-                         st->files[sp->file], (long long)off);
-                int rc = cf_srcerr_add(&st->errors, op, l, 256, "line longer than 16 MiB",
-                                       st->location);
+                snprintf(st->location, sizeof(st->location), "%s@%lld", st->files[sp->file],
+                         (long long)off);
+                int rc =
+                    cf_srcerr_add(&st->errors, op, l, 256, "line longer than 16 MiB", st->location);
                 if (rc) {
                     return rc;
                 }
@@ -352,8 +352,8 @@ static int next_line(struct cf_op *op, struct file_state *st, const char **line,
              * newline. */
             snprintf(st->location, sizeof(st->location), "%s@%lld", st->files[sp->file],
                      (long long)st->line_off);
-            int e = cf_srcerr_add(&st->errors, op, st->buf + st->lo, 256,
-                                  "line longer than 16 MiB", st->location);
+            int e = cf_srcerr_add(&st->errors, op, st->buf + st->lo, 256, "line longer than 16 MiB",
+                                  st->location);
             if (e) {
                 return e;
             }
@@ -364,8 +364,8 @@ static int next_line(struct cf_op *op, struct file_state *st, const char **line,
     }
 }
 
-static int decode(struct file_state *st, const struct file_prep *prep, const char *line,
-                  size_t len, struct cf_batch *b, struct cf_err *err)
+static int decode(struct file_state *st, const struct file_prep *prep, const char *line, size_t len,
+                  struct cf_batch *b, struct cf_err *err)
 {
     int rc = st->json ? cf_json_decode_line(st->json, line, len, b, err)
                       : cf_csv_decode_line(st->csv, line, len, b, err);

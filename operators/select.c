@@ -65,8 +65,8 @@ static int select_configure(struct cf_op_decl *decl, struct cf_err *err)
         if (strcmp(f->string, "*") == 0) {
             for (uint32_t i = 0; i < in->nfields; i++) {
                 if (cf_schema_add(out, in->fields[i].name, in->fields[i].type) < 0) {
-                    bad = cf_err_append(err, CF_ESPEC, "%s.fields: '%s' appears twice",
-                                        decl->path, in->fields[i].name);
+                    bad = cf_err_append(err, CF_ESPEC, "%s.fields: '%s' appears twice", decl->path,
+                                        in->fields[i].name);
                     continue;
                 }
                 prep->src[prep->n++] = (int)i;

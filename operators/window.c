@@ -58,8 +58,8 @@ struct window_conf {
 
 static const struct cf_conf_key window_keys[] = {
     {"window", CF_CONF_OBJECT, CF_CONF_REQUIRED, NULL, 0, NULL, "The window assigner."},
-    {"window.type", CF_CONF_ENUM, CF_CONF_REQUIRED, NULL, OFF(type),
-     "tumbling|sliding|session", "Window kind."},
+    {"window.type", CF_CONF_ENUM, CF_CONF_REQUIRED, NULL, OFF(type), "tumbling|sliding|session",
+     "Window kind."},
     {"window.size", CF_CONF_DURATION, 0, "0ms", OFF(size), NULL,
      "tumbling, sliding: window length."},
     {"window.offset", CF_CONF_DURATION, 0, "0ms", OFF(offset), NULL,
@@ -102,9 +102,9 @@ struct entry {
     int64_t end;         /* pane end, or session end */
     uint32_t klen;
     uint16_t kg;
-    uint8_t dead;      /* sessions: merged away or purged, waiting for heap references */
-    uint8_t fired;     /* sessions: the current [start, end) was emitted */
-    uint32_t heap_refs; /* sessions: heap items pointing here */
+    uint8_t dead;             /* sessions: merged away or purged, waiting for heap references */
+    uint8_t fired;            /* sessions: the current [start, end) was emitted */
+    uint32_t heap_refs;       /* sessions: heap items pointing here */
     struct cf_agg_slot acc[]; /* then the key bytes */
 };
 
@@ -116,7 +116,7 @@ struct pane {
 };
 
 struct heap_item {
-    int64_t at; /* watermark at which to act */
+    int64_t at;  /* watermark at which to act */
     int64_t end; /* the session end the item was made for (stale if it changed) */
     struct entry *e;
     int purge;
@@ -209,8 +209,7 @@ static int window_configure(struct cf_op_decl *decl, struct cf_err *err)
         }
     } else {
         if (conf->size <= 0) {
-            bad = cf_err_append(err, CF_ESPEC, "%s.window.size: required and positive",
-                                decl->path);
+            bad = cf_err_append(err, CF_ESPEC, "%s.window.size: required and positive", decl->path);
         }
         prep->slide = conf->type == WIN_SLIDING ? conf->slide : conf->size;
         if (conf->type == WIN_SLIDING && (conf->slide <= 0 || conf->slide > conf->size)) {
@@ -247,8 +246,7 @@ static int window_configure(struct cf_op_decl *decl, struct cf_err *err)
                             "source)",
                             decl->path);
     }
-    prep->event_time =
-        conf->time == TIME_EVENT || (conf->time == TIME_AUTO && decl->in_event_time);
+    prep->event_time = conf->time == TIME_EVENT || (conf->time == TIME_AUTO && decl->in_event_time);
     snprintf(where, sizeof(where), "%s.aggregates", decl->path);
     if (cf_aggs_parse(&prep->aggs, conf->aggregates, decl->in_schema, where, err) != 0) {
         return CF_ESPEC;
@@ -334,12 +332,8 @@ static void key_bytes(struct window_state *st, const struct cf_batch *b, uint32_
             cf_buf_append(&st->key, col->v.str[r].ptr, len);
             break;
         }
-        case CF_TYPE_BOOL:
-            cf_buf_putc(&st->key, (char)col->v.b[r]);
-            break;
-        default:
-            cf_buf_append(&st->key, &col->v.i64[r], 8);
-            break;
+        case CF_TYPE_BOOL: cf_buf_putc(&st->key, (char)col->v.b[r]); break;
+        default: cf_buf_append(&st->key, &col->v.i64[r], 8); break;
         }
     }
 }
@@ -409,8 +403,8 @@ static void grow_table(struct window_state *st)
     st->mask = nmask;
 }
 
-static struct entry *entry_new(struct window_state *st, uint64_t hash, int64_t start,
-                               int64_t end, int max_parallelism)
+static struct entry *entry_new(struct window_state *st, uint64_t hash, int64_t start, int64_t end,
+                               int max_parallelism)
 {
     const struct window_prep *prep = st->prep;
     size_t size = entry_size(prep, (uint32_t)st->key.len);
@@ -607,8 +601,8 @@ static int entry_from_value(struct cf_op *op, struct window_state *st, struct pa
  * or moved back from LMDB. *out is NULL if there is none. Runs inside a write transaction
  * when the pane has spilled entries.
  */
-static int find_entry(struct cf_op *op, struct window_state *st, uint64_t hash,
-                      struct pane *p, int64_t start, struct entry **out)
+static int find_entry(struct cf_op *op, struct window_state *st, uint64_t hash, struct pane *p,
+                      int64_t start, struct entry **out)
 {
     *out = pane_entry_find(st, hash, start);
     if (*out || !p || !p->spilled) {
@@ -1223,8 +1217,8 @@ static int window_process(struct cf_op *op, struct cf_batch *in)
 
 static int advance(struct cf_op *op, struct window_state *st, int64_t wm)
 {
-    int rc = st->prep->type == WIN_SESSION ? advance_sessions(op, st, wm)
-                                           : advance_panes(op, st, wm);
+    int rc =
+        st->prep->type == WIN_SESSION ? advance_sessions(op, st, wm) : advance_panes(op, st, wm);
     st->wm = wm;
     if (rc == 0) {
         rc = flush_outputs(op, st);

@@ -70,8 +70,8 @@ int64_t cf_wmgen_current(const struct cf_wmgen *gen, int64_t now_ms)
         if (gen->done[i]) {
             continue;
         }
-        int64_t split_wm = gen->max_ts[i] == CF_TS_MIN ? CF_TS_MIN
-                                                       : gen->max_ts[i] - gen->bound - 1;
+        int64_t split_wm =
+            gen->max_ts[i] == CF_TS_MIN ? CF_TS_MIN : gen->max_ts[i] - gen->bound - 1;
         if (gen->idle_timeout > 0 && now_ms - gen->last_active[i] >= gen->idle_timeout) {
             if (split_wm > best_idle) {
                 best_idle = split_wm;

@@ -24,19 +24,33 @@ struct cf_evtime_conf {
 };
 
 /* Conf-table lines for a plugin whose config struct has `struct cf_evtime_conf member`. */
-#define CF_EVTIME_CONF_KEYS(type, member)                                                   \
-    {"event_time", CF_CONF_OBJECT, 0, NULL, 0, NULL,                                        \
-     "Event time: the field that carries it and the watermark strategy."},                  \
-        {"event_time.field", CF_CONF_STRING, 0, NULL, offsetof(type, member.field), NULL,   \
-         "Timestamp (or int epoch ms) field holding each record's event time."},            \
-        {"event_time.max_out_of_orderness", CF_CONF_DURATION, 0, "0ms",                     \
-         offsetof(type, member.max_ooo), NULL,                                              \
-         "How far behind the largest time seen a record may arrive without being late."},  \
-    {                                                                                       \
-        "event_time.idle_timeout", CF_CONF_DURATION, 0, "0ms",                              \
-            offsetof(type, member.idle_timeout), NULL,                                      \
-            "A split or partition without records for this long stops holding back the "   \
-            "watermark (0: never)."                                                         \
+#define CF_EVTIME_CONF_KEYS(type, member)                                                          \
+    {"event_time",                                                                                 \
+     CF_CONF_OBJECT,                                                                               \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     "Event time: the field that carries it and the watermark strategy."},                         \
+        {"event_time.field",                                                                       \
+         CF_CONF_STRING,                                                                           \
+         0,                                                                                        \
+         NULL,                                                                                     \
+         offsetof(type, member.field),                                                             \
+         NULL,                                                                                     \
+         "Timestamp (or int epoch ms) field holding each record's event time."},                   \
+        {"event_time.max_out_of_orderness",                                                        \
+         CF_CONF_DURATION,                                                                         \
+         0,                                                                                        \
+         "0ms",                                                                                    \
+         offsetof(type, member.max_ooo),                                                           \
+         NULL,                                                                                     \
+         "How far behind the largest time seen a record may arrive without being late."},          \
+    {                                                                                              \
+        "event_time.idle_timeout", CF_CONF_DURATION, 0, "0ms",                                     \
+            offsetof(type, member.idle_timeout), NULL,                                             \
+            "A split or partition without records for this long stops holding back the "           \
+            "watermark (0: never)."                                                                \
     }
 
 /* Checks the event time field against the source's schema; returns its index via

@@ -95,10 +95,10 @@ struct cf_op_decl {
     const struct cf_spec_op *spec;
     const struct cf_spec *job;
     const struct cf_op_plugin *plugin;
-    void *conf;                 /* the plugin's config struct, parsed from conf_keys */
+    void *conf;                  /* the plugin's config struct, parsed from conf_keys */
     struct cf_schema *in_schema; /* NULL for sources */
     int in_event_time;           /* the input rows carry event time */
-    int *key_idx;               /* key_by resolved in in_schema */
+    int *key_idx;                /* key_by resolved in in_schema */
     int nkeys;
     int noutputs;
     struct cf_op_output outputs[CF_OP_MAX_OUTPUTS]; /* [0] is the main output */

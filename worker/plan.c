@@ -36,8 +36,8 @@ int cf_op_decl_output_find(const struct cf_op_decl *decl, const char *name)
     return -1;
 }
 
-static const char *const generic_keys[] = {"id", "type", "input", "parallelism", "exchange",
-                                           "key_by", NULL};
+static const char *const generic_keys[] = {"id",       "type",   "input", "parallelism",
+                                           "exchange", "key_by", NULL};
 
 static void suggest_type(const char *type, char *buf, size_t size)
 {
@@ -117,9 +117,8 @@ static int configure_op(struct cf_plan *plan, int i, const uint8_t *ok, struct c
         }
         const struct cf_op_decl *up = &plan->ops[pop->input_op].decl;
         if (up->plugin->kind == CF_OP_KIND_SINK) {
-            return cf_err_append(err, CF_ESPEC,
-                                 "%s.input: '%s' is a sink and has no output%s", sop->path,
-                                 up->id, sop->input ? "" : " (set input)");
+            return cf_err_append(err, CF_ESPEC, "%s.input: '%s' is a sink and has no output%s",
+                                 sop->path, up->id, sop->input ? "" : " (set input)");
         }
         pop->input_out = cf_op_decl_output_find(up, side);
         if (pop->input_out < 0) {
@@ -130,8 +129,7 @@ static int configure_op(struct cf_plan *plan, int i, const uint8_t *ok, struct c
                                       up->id, up->outputs[k].name);
             }
             return cf_err_append(err, CF_ESPEC, "%s.input: '%s' has no side output '%s'%s%s",
-                                 sop->path, up->id, side, o ? " (it has " : "",
-                                 o ? outs : "");
+                                 sop->path, up->id, side, o ? " (it has " : "", o ? outs : "");
         }
         decl->in_schema = cf_schema_keep(up->outputs[pop->input_out].schema);
         decl->in_event_time = up->outputs[pop->input_out].event_time;
@@ -154,8 +152,8 @@ static int configure_op(struct cf_plan *plan, int i, const uint8_t *ok, struct c
         for (int k = 0; k < sop->key_by.n; k++) {
             decl->key_idx[k] = cf_schema_find(decl->in_schema, sop->key_by.v[k]);
             if (decl->key_idx[k] < 0) {
-                return cf_err_append(err, CF_ESPEC, "%s.key_by[%d]: unknown field '%s'",
-                                     sop->path, k, sop->key_by.v[k]);
+                return cf_err_append(err, CF_ESPEC, "%s.key_by[%d]: unknown field '%s'", sop->path,
+                                     k, sop->key_by.v[k]);
             }
         }
     }
@@ -190,14 +188,14 @@ static int configure_op(struct cf_plan *plan, int i, const uint8_t *ok, struct c
             }
         }
         if (pop->exchange == CF_EXCHANGE_FORWARD && up_par != decl->parallelism) {
-            return cf_err_append(err, CF_ESPEC,
-                                 "%s.exchange: forward needs the parallelism of '%s' (%d), not %d",
-                                 sop->path, plan->ops[pop->input_op].decl.id, up_par,
-                                 decl->parallelism);
+            return cf_err_append(
+                err, CF_ESPEC, "%s.exchange: forward needs the parallelism of '%s' (%d), not %d",
+                sop->path, plan->ops[pop->input_op].decl.id, up_par, decl->parallelism);
         }
         if ((plugin->flags & CF_OP_F_KEYED) && pop->exchange != CF_EXCHANGE_HASH) {
             return cf_err_append(err, CF_ESPEC,
-                                 "%s.exchange: a keyed operator receives its input by hash", sop->path);
+                                 "%s.exchange: a keyed operator receives its input by hash",
+                                 sop->path);
         }
     }
     return 0;

@@ -38,7 +38,7 @@ struct cf_runtime {
     char job_id[64];
     int ntasks;
     struct cf_task *tasks;
-    int *vertex_first_task; /* index of subtask 0 of each vertex in tasks */
+    int *vertex_first_task;        /* index of subtask 0 of each vertex in tasks */
     struct cf_batch_pool ***pools; /* [op][output] */
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -165,8 +165,8 @@ int cf_op_fail(struct cf_op *op, const char *fmt, ...)
 {
     struct cf_task *task = op->task;
     if (!task->failure[0]) {
-        int n = snprintf(task->failure, sizeof(task->failure), "%s (subtask %d/%d): ",
-                         op->decl->id, op->subtask + 1, op->parallelism);
+        int n = snprintf(task->failure, sizeof(task->failure), "%s (subtask %d/%d): ", op->decl->id,
+                         op->subtask + 1, op->parallelism);
         va_list ap;
         va_start(ap, fmt);
         if (n > 0 && (size_t)n < sizeof(task->failure)) {
@@ -181,8 +181,8 @@ struct cf_state_ns *cf_op_state(struct cf_op *op, struct cf_err *err)
 {
     struct cf_task *task = op->task;
     if (!task->kv) {
-        char *dir = cf_asprintf("%s/v%d-s%d", task->rt->state_dir, task->vertex->index,
-                                task->subtask);
+        char *dir =
+            cf_asprintf("%s/v%d-s%d", task->rt->state_dir, task->vertex->index, task->subtask);
         int rc = cf_state_open(dir, &task->kv, err);
         cf_free(dir);
         if (rc) {
@@ -256,9 +256,8 @@ static int flush_exchanges(struct cf_task *task)
 static int finish_chain(struct cf_task *task)
 {
     struct cf_op *head = &task->ops[0];
-    int rc = head->decl->plugin->kind == CF_OP_KIND_SOURCE
-                 ? cf_op_emit_watermark(head, CF_TS_MAX)
-                 : deliver_watermark(head, CF_TS_MAX);
+    int rc = head->decl->plugin->kind == CF_OP_KIND_SOURCE ? cf_op_emit_watermark(head, CF_TS_MAX)
+                                                           : deliver_watermark(head, CF_TS_MAX);
     for (int k = 0; k < task->nops && rc == 0; k++) {
         struct cf_op *op = &task->ops[k];
         if (op->decl->plugin->finish) {
@@ -368,9 +367,7 @@ static int run_consumer(struct cf_task *task)
         }
         idle_flushed = 0;
         switch (msg.kind) {
-        case CF_MSG_BATCH:
-            rc = process_in(head, msg.batch);
-            break;
+        case CF_MSG_BATCH: rc = process_in(head, msg.batch); break;
         case CF_MSG_WATERMARK:
             if (msg.value > task->chan_wm[ch]) {
                 task->chan_wm[ch] = msg.value;
@@ -386,8 +383,7 @@ static int run_consumer(struct cf_task *task)
                 rc = deliver_watermark(head, min_open_watermark(task));
             }
             break;
-        default:
-            break;
+        default: break;
         }
         if (rc) {
             return rc;
@@ -465,8 +461,8 @@ static void *task_main(void *arg)
         task->kv = NULL;
     }
     int state = CF_JOB_FINISHED;
-    if (rc == CF_ECANCELED || (rc && __atomic_load_n(&rt->canceled, __ATOMIC_RELAXED) &&
-                               !task->failure[0])) {
+    if (rc == CF_ECANCELED ||
+        (rc && __atomic_load_n(&rt->canceled, __ATOMIC_RELAXED) && !task->failure[0])) {
         state = CF_JOB_CANCELED;
     } else if (rc) {
         state = CF_JOB_FAILED;
@@ -653,8 +649,7 @@ int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
         int rc = pthread_create(&task->thread, NULL, task_main, task);
         if (rc != 0) {
             cf_err_set(err, CF_EFAILED, "cannot start task thread: %s", strerror(rc));
-            snprintf(task->failure, sizeof(task->failure), "cannot start thread: %s",
-                     strerror(rc));
+            snprintf(task->failure, sizeof(task->failure), "cannot start thread: %s", strerror(rc));
             /* Account for the tasks that will never run. */
             for (int j = i; j < rt->ntasks; j++) {
                 task_end(&rt->tasks[j], j == i ? CF_JOB_FAILED : CF_JOB_CANCELED);

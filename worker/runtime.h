@@ -14,16 +14,16 @@
 #include "plan.h"
 
 /* Job states, with Flink's names (REST API contract). */
-#define CF_JOB_STATES(X)                                                                    \
-    X(CF_JOB_CREATED, "CREATED")                                                            \
-    X(CF_JOB_RUNNING, "RUNNING")                                                            \
-    X(CF_JOB_FAILING, "FAILING")                                                            \
-    X(CF_JOB_FAILED, "FAILED")                                                              \
-    X(CF_JOB_CANCELLING, "CANCELLING")                                                      \
-    X(CF_JOB_CANCELED, "CANCELED")                                                          \
-    X(CF_JOB_FINISHED, "FINISHED")                                                          \
-    X(CF_JOB_RESTARTING, "RESTARTING")                                                      \
-    X(CF_JOB_SUSPENDED, "SUSPENDED")                                                        \
+#define CF_JOB_STATES(X)                                                                           \
+    X(CF_JOB_CREATED, "CREATED")                                                                   \
+    X(CF_JOB_RUNNING, "RUNNING")                                                                   \
+    X(CF_JOB_FAILING, "FAILING")                                                                   \
+    X(CF_JOB_FAILED, "FAILED")                                                                     \
+    X(CF_JOB_CANCELLING, "CANCELLING")                                                             \
+    X(CF_JOB_CANCELED, "CANCELED")                                                                 \
+    X(CF_JOB_FINISHED, "FINISHED")                                                                 \
+    X(CF_JOB_RESTARTING, "RESTARTING")                                                             \
+    X(CF_JOB_SUSPENDED, "SUSPENDED")                                                               \
     X(CF_JOB_RECONCILING, "RECONCILING")
 
 enum cf_job_state {

@@ -10,7 +10,7 @@
 #include "runtime.h"
 
 #define CF_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
-#define CF_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define CF_STAT_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* Sends a vertex's output to the subtasks of the next vertex. */
 struct cf_xwriter {
@@ -31,8 +31,8 @@ struct cf_xwriter {
 };
 
 struct cf_op_target {
-    struct cf_op *op;       /* chained operator, or NULL */
-    struct cf_xwriter *xw;  /* or an exchange */
+    struct cf_op *op;      /* chained operator, or NULL */
+    struct cf_xwriter *xw; /* or an exchange */
 };
 
 struct cf_timer {
@@ -45,12 +45,12 @@ struct cf_task {
     const struct cf_plan_vertex *vertex;
     int subtask;
     int nops;
-    struct cf_op *ops; /* chain order: ops[k] is vertex->ops[k] */
+    struct cf_op *ops;    /* chain order: ops[k] is vertex->ops[k] */
     struct cf_gate *gate; /* NULL for a source vertex */
     int nxw;
     struct cf_xwriter **xws;
-    int64_t *chan_wm;       /* per input channel watermark */
-    uint8_t *chan_done;     /* per input channel end-of-stream */
+    int64_t *chan_wm;   /* per input channel watermark */
+    uint8_t *chan_done; /* per input channel end-of-stream */
     int chans_open;
     int64_t input_wm;
     int ntimers, cap_timers;

@@ -32,8 +32,7 @@ int cf_xwriter_send(struct cf_xwriter *xw, struct cf_batch *batch)
         return 0;
     }
     switch (xw->exchange) {
-    case CF_EXCHANGE_HASH:
-        break;
+    case CF_EXCHANGE_HASH: break;
     case CF_EXCHANGE_BROADCAST:
         for (int t = 0; t < xw->nout - 1; t++) {
             struct cf_batch *copy = cf_batch_pool_get(xw->pool);

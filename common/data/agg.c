@@ -9,7 +9,7 @@
 #include "../base/hash.h"
 #include "../base/mem.h"
 
-static const char *const kind_names[] = {"count", "count", "sum",   "min", "max",
+static const char *const kind_names[] = {"count", "count",          "sum",   "min", "max",
                                          "avg",   "count_distinct", "first", "last"};
 _Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == CF_AGG__COUNT,
                "kind_names covers every aggregate");
@@ -56,8 +56,8 @@ static int dset_find(const struct cf_dset *s, uint64_t h, const char *p, uint32_
             *slot = i;
             return 0;
         }
-        if (e->h == h && (p ? (e->p && e->len == len && memcmp(e->p, p, len) == 0)
-                            : (!e->p && e->v == v))) {
+        if (e->h == h &&
+            (p ? (e->p && e->len == len && memcmp(e->p, p, len) == 0) : (!e->p && e->v == v))) {
             *slot = i;
             return 1;
         }
@@ -128,8 +128,8 @@ static int parse_one(struct cf_agg_spec *spec, const char *text, const struct cf
     }
     for (const char *q = close + 1; *q; q++) {
         if (!isspace((unsigned char)*q)) {
-            return cf_err_append(err, CF_ESPEC, "%s: unexpected text after ')' in \"%s\"",
-                                 where, text);
+            return cf_err_append(err, CF_ESPEC, "%s: unexpected text after ')' in \"%s\"", where,
+                                 text);
         }
     }
     int kind = -1;
@@ -161,8 +161,7 @@ static int parse_one(struct cf_agg_spec *spec, const char *text, const struct cf
     cf_err_clear(&e);
     if (!*a) {
         cf_free(arg);
-        return cf_err_append(err, CF_ESPEC, "%s: %s() needs an argument", where,
-                             kind_names[kind]);
+        return cf_err_append(err, CF_ESPEC, "%s: %s() needs an argument", where, kind_names[kind]);
     }
     spec->arg = cf_expr_parse(a, &e);
     cf_free(arg);
@@ -173,9 +172,7 @@ static int parse_one(struct cf_agg_spec *spec, const char *text, const struct cf
     spec->arg_type = t;
     switch (spec->kind) {
     case CF_AGG_COUNT:
-    case CF_AGG_COUNT_DISTINCT:
-        spec->out_type = CF_TYPE_INT;
-        break;
+    case CF_AGG_COUNT_DISTINCT: spec->out_type = CF_TYPE_INT; break;
     case CF_AGG_SUM:
     case CF_AGG_AVG:
         if (t != CF_TYPE_INT && t != CF_TYPE_DOUBLE) {
@@ -271,8 +268,8 @@ struct cf_aggs_eval *cf_aggs_eval_create(const struct cf_aggs *aggs)
     ev->ctx = cf_calloc((size_t)aggs->n + 1, sizeof(*ev->ctx));
     ev->cols = cf_calloc((size_t)aggs->n + 1, sizeof(*ev->cols));
     /* Room for the widest value (a string view) per row, then the null flags. */
-    size_t width = sizeof(struct cf_str) > sizeof(int64_t) ? sizeof(struct cf_str)
-                                                             : sizeof(int64_t);
+    size_t width =
+        sizeof(struct cf_str) > sizeof(int64_t) ? sizeof(struct cf_str) : sizeof(int64_t);
     ev->mem = cf_calloc((size_t)aggs->n + 1, (width + 1) * CF_BATCH_ROWS + 16);
     char *m = ev->mem;
     for (int i = 0; i < aggs->n; i++) {
@@ -323,10 +320,8 @@ static int cmp_vals(enum cf_type t, const struct cf_agg_slot *a, int64_t bi, dou
         int c = n ? memcmp(a->v.s, bs, n) : 0;
         return c ? c : (a->len > blen) - (a->len < blen);
     }
-    case CF_TYPE_DOUBLE:
-        return (a->v.d > bd) - (a->v.d < bd);
-    default:
-        return (a->v.i > bi) - (a->v.i < bi);
+    case CF_TYPE_DOUBLE: return (a->v.d > bd) - (a->v.d < bd);
+    default: return (a->v.i > bi) - (a->v.i < bi);
     }
 }
 
@@ -357,9 +352,7 @@ static void fold(const struct cf_agg_spec *spec, struct cf_agg_slot *s, int64_t 
     enum cf_type t = spec->arg_type;
     switch (spec->kind) {
     case CF_AGG_COUNT_STAR:
-    case CF_AGG_COUNT:
-        s->v.i++;
-        break;
+    case CF_AGG_COUNT: s->v.i++; break;
     case CF_AGG_SUM:
         if (t == CF_TYPE_DOUBLE) {
             s->v.d += d;
@@ -410,8 +403,7 @@ static void fold(const struct cf_agg_spec *spec, struct cf_agg_slot *s, int64_t 
             dset_add(s->v.set, nonzero(cf_hash_u64((uint64_t)bits, 0x64736574)), NULL, 0, bits);
         }
         break;
-    case CF_AGG__COUNT:
-        break;
+    case CF_AGG__COUNT: break;
     }
 }
 
@@ -445,15 +437,9 @@ void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
                 p = "";
             }
             break;
-        case CF_TYPE_DOUBLE:
-            d = col->v.f64[r];
-            break;
-        case CF_TYPE_BOOL:
-            i = col->v.b[r];
-            break;
-        default:
-            i = col->v.i64[r];
-            break;
+        case CF_TYPE_DOUBLE: d = col->v.f64[r]; break;
+        case CF_TYPE_BOOL: i = col->v.b[r]; break;
+        default: i = col->v.i64[r]; break;
         }
         fold(spec, &acc[k], i, d, p, len, ts);
     }
@@ -469,9 +455,7 @@ void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
         enum cf_type t = spec->arg_type;
         switch (spec->kind) {
         case CF_AGG_COUNT_STAR:
-        case CF_AGG_COUNT:
-            d->v.i += s->v.i;
-            break;
+        case CF_AGG_COUNT: d->v.i += s->v.i; break;
         case CF_AGG_SUM:
             if (!s->has) {
                 break;
@@ -513,8 +497,8 @@ void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
     }
 }
 
-void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc,
-                    struct cf_batch *out, uint32_t r, uint32_t first_col)
+void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc, struct cf_batch *out,
+                    uint32_t r, uint32_t first_col)
 {
     for (int k = 0; k < aggs->n; k++) {
         const struct cf_agg_spec *spec = &aggs->v[k];
@@ -522,12 +506,8 @@ void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc,
         uint32_t c = first_col + (uint32_t)k;
         switch (spec->kind) {
         case CF_AGG_COUNT_STAR:
-        case CF_AGG_COUNT:
-            cf_batch_set_int(out, c, r, s->v.i);
-            break;
-        case CF_AGG_COUNT_DISTINCT:
-            cf_batch_set_int(out, c, r, s->v.set ? s->v.set->n : 0);
-            break;
+        case CF_AGG_COUNT: cf_batch_set_int(out, c, r, s->v.i); break;
+        case CF_AGG_COUNT_DISTINCT: cf_batch_set_int(out, c, r, s->v.set ? s->v.set->n : 0); break;
         case CF_AGG_AVG:
             if (s->has && s->aux.i > 0) {
                 cf_batch_set_double(out, c, r, s->v.d / (double)s->aux.i);
@@ -547,18 +527,10 @@ void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc,
                 break;
             }
             switch (spec->out_type) {
-            case CF_TYPE_STRING:
-                cf_batch_set_str(out, c, r, s->v.s, s->len);
-                break;
-            case CF_TYPE_DOUBLE:
-                cf_batch_set_double(out, c, r, s->v.d);
-                break;
-            case CF_TYPE_BOOL:
-                cf_batch_set_bool(out, c, r, (int)s->v.i);
-                break;
-            default:
-                cf_batch_set_int(out, c, r, s->v.i);
-                break;
+            case CF_TYPE_STRING: cf_batch_set_str(out, c, r, s->v.s, s->len); break;
+            case CF_TYPE_DOUBLE: cf_batch_set_double(out, c, r, s->v.d); break;
+            case CF_TYPE_BOOL: cf_batch_set_bool(out, c, r, (int)s->v.i); break;
+            default: cf_batch_set_int(out, c, r, s->v.i); break;
             }
             break;
         }

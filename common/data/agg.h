@@ -41,7 +41,7 @@ enum cf_agg_kind {
 };
 
 struct cf_agg_spec {
-    char *name;            /* output field */
+    char *name; /* output field */
     enum cf_agg_kind kind;
     struct cf_expr *arg;   /* NULL for count(*) */
     enum cf_type arg_type; /* CF_TYPE_NULL for count(*) */
@@ -103,8 +103,8 @@ void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
 void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
                    const struct cf_agg_slot *src);
 /* Writes the results into row r of out, columns first_col... */
-void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc,
-                    struct cf_batch *out, uint32_t r, uint32_t first_col);
+void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc, struct cf_batch *out,
+                    uint32_t r, uint32_t first_col);
 /* Frees what the slots own. */
 void cf_aggs_free(const struct cf_aggs *aggs, struct cf_agg_slot *acc);
 /* Bytes of heap memory the slots own (for state memory accounting). */

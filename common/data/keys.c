@@ -5,7 +5,7 @@
 #include "../base/hash.h"
 
 #define NULL_HASH 0x6e756c6c6e756c6cULL /* any fixed value: all NULLs share a key */
-#define KEY_SEED 0x43726565666c6f77ULL
+#define KEY_SEED  0x43726565666c6f77ULL
 
 static inline uint64_t value_hash(const struct cf_col *col, uint32_t r)
 {
@@ -13,8 +13,7 @@ static inline uint64_t value_hash(const struct cf_col *col, uint32_t r)
         return NULL_HASH;
     }
     switch (col->type) {
-    case CF_TYPE_STRING:
-        return cf_hash64(col->v.str[r].ptr, col->v.str[r].len, KEY_SEED);
+    case CF_TYPE_STRING: return cf_hash64(col->v.str[r].ptr, col->v.str[r].len, KEY_SEED);
     case CF_TYPE_DOUBLE: {
         double d = col->v.f64[r];
         uint64_t bits;
@@ -24,10 +23,8 @@ static inline uint64_t value_hash(const struct cf_col *col, uint32_t r)
         memcpy(&bits, &d, sizeof(bits));
         return cf_hash_u64(bits, KEY_SEED);
     }
-    case CF_TYPE_BOOL:
-        return cf_hash_u64(col->v.b[r], KEY_SEED);
-    default:
-        return cf_hash_u64((uint64_t)col->v.i64[r], KEY_SEED);
+    case CF_TYPE_BOOL: return cf_hash_u64(col->v.b[r], KEY_SEED);
+    default: return cf_hash_u64((uint64_t)col->v.i64[r], KEY_SEED);
     }
 }
 

@@ -12,8 +12,8 @@
 #include "../base/timeutil.h"
 
 static const char *const type_doc[] = {
-    "", "string", "int", "number", "bool", "duration", "size", "enum", "string list", "object",
-    "object",
+    "",     "string", "int",         "number", "bool",   "duration",
+    "size", "enum",   "string list", "object", "object",
 };
 _Static_assert(sizeof(type_doc) / sizeof(type_doc[0]) == CF_CONF_OBJECT + 1,
                "type_doc covers every conf type");
@@ -170,8 +170,7 @@ static int set_value(const struct cf_conf_key *k, const cJSON *v, const char *de
     case CF_CONF_BOOL:
         if (v) {
             if (!cJSON_IsBool(v)) {
-                return cf_err_append(err, CF_ESPEC, "%s.%s: must be true or false", path,
-                                     k->key);
+                return cf_err_append(err, CF_ESPEC, "%s.%s: must be true or false", path, k->key);
             }
             *(int *)field = cJSON_IsTrue(v);
         } else {
@@ -181,8 +180,8 @@ static int set_value(const struct cf_conf_key *k, const cJSON *v, const char *de
     case CF_CONF_DURATION:
         if (v && !cJSON_IsString(v)) {
             return cf_err_append(err, CF_ESPEC,
-                                 "%s.%s: must be a duration string such as \"30s\" or \"5m\"",
-                                 path, k->key);
+                                 "%s.%s: must be a duration string such as \"30s\" or \"5m\"", path,
+                                 k->key);
         }
         if (cf_duration_parse(text, (int64_t *)field) != 0) {
             return cf_err_append(err, CF_ESPEC,
@@ -244,23 +243,19 @@ static int set_value(const struct cf_conf_key *k, const cJSON *v, const char *de
         int i = 0;
         for (const cJSON *e = v->child; e; e = e->next, i++) {
             if (!cJSON_IsString(e)) {
-                return cf_err_append(err, CF_ESPEC, "%s.%s[%d]: must be a string", path, k->key,
-                                     i);
+                return cf_err_append(err, CF_ESPEC, "%s.%s[%d]: must be a string", path, k->key, i);
             }
             list->v[list->n++] = cf_strdup(e->valuestring);
         }
         return 0;
     }
-    case CF_CONF_JSON:
-        *(const cJSON **)field = v;
-        return 0;
+    case CF_CONF_JSON: *(const cJSON **)field = v; return 0;
     case CF_CONF_OBJECT:
         if (v && !cJSON_IsObject(v)) {
             return cf_err_append(err, CF_ESPEC, "%s.%s: must be an object", path, k->key);
         }
         return 0;
-    case CF_CONF_END:
-        break;
+    case CF_CONF_END: break;
     }
     return 0;
 }
@@ -302,8 +297,8 @@ static int check_unknown(const struct cf_conf_key *keys, const cJSON *obj, const
         if (!known) {
             problems++;
             if (best && best_d <= 2) {
-                cf_err_append(err, CF_ESPEC, "%s.%s: unknown key (did you mean '%s'?)", path,
-                              full, best->key);
+                cf_err_append(err, CF_ESPEC, "%s.%s: unknown key (did you mean '%s'?)", path, full,
+                              best->key);
             } else {
                 cf_err_append(err, CF_ESPEC, "%s.%s: unknown key", path, full);
             }
@@ -372,8 +367,8 @@ void cf_conf_doc(const struct cf_conf_key *keys, struct cf_buf *out)
             choices_text(k->choices, choices, sizeof(choices));
         }
         cf_buf_appendf(out, "| `%s` | %s%s%s%s | %s%s%s | %s |\n", k->key, type_doc[k->type],
-                       choices[0] ? ": " : "", choices, (k->flags & CF_CONF_REQUIRED) ? ", required" : "",
-                       k->def ? "`" : "", k->def ? k->def : "", k->def ? "`" : "",
-                       k->doc ? k->doc : "");
+                       choices[0] ? ": " : "", choices,
+                       (k->flags & CF_CONF_REQUIRED) ? ", required" : "", k->def ? "`" : "",
+                       k->def ? k->def : "", k->def ? "`" : "", k->doc ? k->doc : "");
     }
 }

@@ -40,8 +40,8 @@ const struct cf_conf_key cf_spec_job_keys[] = {
      "Delay before a restart (initial delay for exponential_delay)."},
     {"restart.max_delay", CF_CONF_DURATION, 0, "5m", JOB_OFF(restart.max_delay), NULL,
      "exponential_delay: the largest delay."},
-    {"restart.failure_interval", CF_CONF_DURATION, 0, "1m", JOB_OFF(restart.failure_interval),
-     NULL, "failure_rate: the window in which `attempts` failures are allowed."},
+    {"restart.failure_interval", CF_CONF_DURATION, 0, "1m", JOB_OFF(restart.failure_interval), NULL,
+     "failure_rate: the window in which `attempts` failures are allowed."},
     {NULL, CF_CONF_END, 0, NULL, 0, NULL, NULL},
 };
 
@@ -102,8 +102,8 @@ static void line_col(const char *text, size_t off, int *line, int *col)
     }
 }
 
-static const char *const op_generic[] = {"id", "type", "input", "parallelism", "exchange",
-                                         "key_by", NULL};
+static const char *const op_generic[] = {"id",       "type",   "input", "parallelism",
+                                         "exchange", "key_by", NULL};
 
 int cf_spec_parse(const char *text, size_t len, struct cf_spec **out, struct cf_err *err)
 {
@@ -123,7 +123,8 @@ int cf_spec_parse(const char *text, size_t len, struct cf_spec **out, struct cf_
     struct cf_spec *spec = cf_new(struct cf_spec);
     spec->doc = doc;
     int bad = cf_conf_parse(cf_spec_job_keys, doc, spec, "$", NULL, err) != 0;
-    spec->checkpoints.enabled = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "checkpoints"));
+    spec->checkpoints.enabled =
+        cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "checkpoints"));
     if (spec->parallelism < 1 || spec->parallelism > 4096) {
         bad = cf_err_append(err, CF_ESPEC, "$.parallelism: must be between 1 and 4096");
     }

@@ -36,14 +36,14 @@ enum cf_exchange {
 
 struct cf_spec_op {
     int index;
-    char path[32];  /* "operators[2]" */
-    char *id;       /* stable uid */
-    char *type;     /* "filter", "source.kafka", ... */
-    char *input;    /* "<id>" or "<id>.<side output>"; NULL for sources */
-    int parallelism;           /* 0: the job's */
-    int exchange;              /* enum cf_exchange */
-    struct cf_strlist key_by;  /* fields for hash exchange / keyed operators */
-    const struct cJSON *json;  /* the operator's object (owned by the spec's document) */
+    char path[32];            /* "operators[2]" */
+    char *id;                 /* stable uid */
+    char *type;               /* "filter", "source.kafka", ... */
+    char *input;              /* "<id>" or "<id>.<side output>"; NULL for sources */
+    int parallelism;          /* 0: the job's */
+    int exchange;             /* enum cf_exchange */
+    struct cf_strlist key_by; /* fields for hash exchange / keyed operators */
+    const struct cJSON *json; /* the operator's object (owned by the spec's document) */
 };
 
 struct cf_spec {

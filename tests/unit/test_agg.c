@@ -88,8 +88,7 @@ static void teardown(struct fixture *f)
     cf_schema_release(f->out);
 }
 
-static void fold_rows(struct fixture *f, struct cf_agg_slot *acc, const struct row *rows,
-                      int count)
+static void fold_rows(struct fixture *f, struct cf_agg_slot *acc, const struct row *rows, int count)
 {
     struct cf_batch *b = batch_of(f->in, rows, count);
     cf_aggs_eval_batch(f->ev, b, &f->scratch);
@@ -118,7 +117,7 @@ static void text_of(struct fixture *f, const struct cf_agg_slot *acc, char *out,
 }
 
 static const struct row ROWS[] = {
-    {"bob", 1, 5, 1, 1.5, 300},   {"alice", 1, 7, 0, 0, 100}, {NULL, 0, 0, 1, 2.5, 200},
+    {"bob", 1, 5, 1, 1.5, 300},    {"alice", 1, 7, 0, 0, 100}, {NULL, 0, 0, 1, 2.5, 200},
     {"carol", 1, 5, 1, -1.0, 100}, {"bob", 1, -2, 0, 0, 400},
 };
 

@@ -157,9 +157,18 @@ static void test_timestamps(void **state)
     assert_int_equal(ts("2024-10-22"), 1729555200000LL);
     assert_int_equal(ts("2024-02-29T00:00:00Z"), 1709164800000LL);
     assert_int_equal(ts("1969-12-31T23:59:59.999Z"), -1);
-    const char *bad[] = {"2023-02-29T00:00:00Z", "2024-13-01", "2024-10-32", "2024-10-22T24:00:00Z",
-                         "2024-10-22T18:05:00.Z", "2024-10-22T18:05:00Zjunk", "24-10-22",
-                         "2024-10-22T18", "not a time", "", "2024-10-22T18:05:00+25:00", NULL};
+    const char *bad[] = {"2023-02-29T00:00:00Z",
+                         "2024-13-01",
+                         "2024-10-32",
+                         "2024-10-22T24:00:00Z",
+                         "2024-10-22T18:05:00.Z",
+                         "2024-10-22T18:05:00Zjunk",
+                         "24-10-22",
+                         "2024-10-22T18",
+                         "not a time",
+                         "",
+                         "2024-10-22T18:05:00+25:00",
+                         NULL};
     int64_t ms;
     for (int i = 0; bad[i]; i++) {
         assert_int_equal(cf_ts_parse(bad[i], strlen(bad[i]), &ms), CF_EPARSE);
@@ -240,10 +249,10 @@ static void test_numbers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_buf),        cmocka_unit_test(test_hash),
-        cmocka_unit_test(test_duration),   cmocka_unit_test(test_timestamps),
-        cmocka_unit_test(test_strftime),   cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_errors),   cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_buf),      cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_duration), cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_strftime), cmocka_unit_test(test_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
