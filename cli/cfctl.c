@@ -43,6 +43,34 @@ int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int 
     return CLI_OK;
 }
 
+int cf_cli_job_args(int argc, char **argv, const char *usage, int *parallelism, int *quiet,
+                    const char **path)
+{
+    *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-p")) {
+            if (cf_cli_parse_int("-p", i + 1 < argc ? argv[++i] : NULL, 1, 4096, parallelism)) {
+                return CLI_USAGE;
+            }
+        } else if (quiet && !strcmp(argv[i], "-q")) {
+            *quiet = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "cfctl %s: unknown option '%s'\nusage: %s\n", argv[0], argv[i], usage);
+            return CLI_USAGE;
+        } else if (*path) {
+            fprintf(stderr, "usage: %s\n", usage);
+            return CLI_USAGE;
+        } else {
+            *path = argv[i];
+        }
+    }
+    if (!*path) {
+        fprintf(stderr, "usage: %s\n", usage);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out)
 {
     struct cf_err err;

@@ -76,27 +76,9 @@ int cf_cli_local(int argc, char **argv)
 {
     int parallelism = 0;
     int quiet = 0;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-p")) {
-            if (cf_cli_parse_int("-p", i + 1 < argc ? argv[++i] : NULL, 1, 4096, &parallelism)) {
-                return CLI_USAGE;
-            }
-        } else if (!strcmp(argv[i], "-q")) {
-            quiet = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "cfctl local: unknown option '%s'\n", argv[i]);
-            fprintf(stderr, "usage: cfctl local [-p N] [-q] JOB.json\n");
-            return CLI_USAGE;
-        } else if (path) {
-            fprintf(stderr, "usage: cfctl local [-p N] [-q] JOB.json\n");
-            return CLI_USAGE;
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "usage: cfctl local [-p N] [-q] JOB.json\n");
+    const char *path;
+    if (cf_cli_job_args(argc, argv, "cfctl local [-p N] [-q] JOB.json", &parallelism, &quiet,
+                        &path)) {
         return CLI_USAGE;
     }
     struct cf_plan *plan;

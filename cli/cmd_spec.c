@@ -28,21 +28,8 @@ int cf_cli_validate(int argc, char **argv)
 int cf_cli_plan(int argc, char **argv)
 {
     int parallelism = 0;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-p")) {
-            if (cf_cli_parse_int("-p", i + 1 < argc ? argv[++i] : NULL, 1, 4096, &parallelism)) {
-                return CLI_USAGE;
-            }
-        } else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "usage: cfctl plan [-p N] JOB.json\n");
-            return CLI_USAGE;
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "usage: cfctl plan [-p N] JOB.json\n");
+    const char *path;
+    if (cf_cli_job_args(argc, argv, "cfctl plan [-p N] JOB.json", &parallelism, NULL, &path)) {
         return CLI_USAGE;
     }
     struct cf_plan *plan;
