@@ -87,8 +87,9 @@ struct file_state {
     size_t lo, hi;   /* unread bytes are buf[lo, hi) */
     int64_t buf_off; /* file offset of buf[0] */
     int eof;
-    int64_t line_off; /* file offset of the next line */
-    int skipping;     /* discarding the rest of an overlong line */
+    int64_t line_off;     /* file offset of the next line */
+    int skipping;         /* discarding the rest of an overlong line */
+    int64_t cur_line_off; /* file offset of the line last returned */
     struct cf_json_decoder *json;
     struct cf_csv_decoder *csv;
     struct cf_srcerr errors;
@@ -336,8 +337,7 @@ static int next_line(struct cf_op *op, struct file_state *st, const char **line,
             }
             *line = l;
             *len = n;
-            snprintf(st->location, sizeof(st->location), "%s@%lld", st->files[sp->file],
-                     (long long)off);
+            st->cur_line_off = off; /* the location text is built only for bad records */
             return 0;
         }
         if (st->eof) {
@@ -425,6 +425,8 @@ static int file_poll(struct cf_op *op, int64_t *wait_ms)
             budget--;
             st->pace.produced++;
         } else if (d < 0) {
+            snprintf(st->location, sizeof(st->location), "%s@%lld",
+                     st->files[st->splits[st->cur].file], (long long)st->cur_line_off);
             rc = cf_srcerr_add(&st->errors, op, line, len, err.msg, st->location);
             if (rc) {
                 break;
