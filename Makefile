@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 15
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -fno-common $(WARN) -MMD -MP -I.
-LDLIBS := -lcjson -llmdb -lpthread -lm
+LDLIBS := -lcjson -llmdb -lprotobuf-c -lgrpc -lgpr -levent_pthreads -levent -lcurl -lpthread -lm
 
 ifeq ($(SANITIZER),address)
   CFLAGS += -fsanitize=address -fno-omit-frame-pointer
