@@ -37,6 +37,7 @@ struct file_conf {
     char *delimiter;
     int header;
     int64_t rate;
+    int64_t batch_rows;
     int64_t split_size;
     struct cf_evtime_conf event_time;
 };
@@ -54,6 +55,9 @@ static const struct cf_conf_key file_keys[] = {
      "csv: the first line of each file names the columns."},
     {"rate", CF_CONF_INT, 0, "0", offsetof(struct file_conf, rate), NULL,
      "Replay speed in records/s over all subtasks; 0: as fast as possible."},
+    {"batch_rows", CF_CONF_INT, 0, "512", offsetof(struct file_conf, batch_rows), NULL,
+     "Rows per batch at most (a watermark follows every batch): lower it to cut latency or "
+     "to decide lateness record by record."},
     {"split_size", CF_CONF_SIZE, 0, "32MB", offsetof(struct file_conf, split_size), NULL,
      "Files are read in splits of this size, spread over the subtasks."},
     CF_EVTIME_CONF_KEYS(struct file_conf, event_time),
@@ -118,6 +122,10 @@ static int file_configure(struct cf_op_decl *decl, struct cf_err *err)
     }
     if (conf->rate < 0) {
         return cf_err_append(err, CF_ESPEC, "%s.rate: must not be negative", decl->path);
+    }
+    if (conf->batch_rows < 1 || conf->batch_rows > CF_BATCH_ROWS) {
+        return cf_err_append(err, CF_ESPEC, "%s.batch_rows: must be between 1 and %d", decl->path,
+                             CF_BATCH_ROWS);
     }
     if (conf->split_size < 4096) {
         return cf_err_append(err, CF_ESPEC, "%s.split_size: must be at least 4KB", decl->path);
@@ -381,7 +389,8 @@ static int file_poll(struct cf_op *op, int64_t *wait_ms)
 {
     const struct file_prep *prep = op->decl->prep;
     struct file_state *st = op->state;
-    int64_t budget = cf_pace_allow(&st->pace, CF_BATCH_ROWS, wait_ms);
+    const struct file_conf *conf = op->conf;
+    int64_t budget = cf_pace_allow(&st->pace, conf->batch_rows, wait_ms);
     if (budget == 0) {
         return CF_EAGAIN;
     }
