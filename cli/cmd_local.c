@@ -2,13 +2,13 @@
  * cfctl local - runs a job in-process (the embedded mini cluster) until it ends, with a
  * progress line on stderr. Ctrl-C cancels the job.
  */
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/base/id.h"
 #include "common/base/log.h"
 #include "common/base/timeutil.h"
 #include "worker/runtime.h"
@@ -19,26 +19,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_interrupted = 1;
-}
-
-/* A 32-hex job id from the kernel's random source (time-based if that fails). */
-static void make_job_id(char out[33])
-{
-    unsigned char raw[16];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, raw, sizeof(raw)) : -1;
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (n != (ssize_t)sizeof(raw)) {
-        int64_t t = cf_monotonic_ns() ^ cf_now_ms();
-        for (size_t i = 0; i < sizeof(raw); i++) {
-            raw[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37 + getpid());
-        }
-    }
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-    }
 }
 
 struct totals {
@@ -86,8 +66,8 @@ int cf_cli_local(int argc, char **argv)
     if (rc) {
         return rc;
     }
-    char job_id[33];
-    make_job_id(job_id);
+    char job_id[CF_ID_LEN + 1];
+    cf_id_new(job_id);
     struct cf_err err;
     cf_err_clear(&err);
     struct cf_runtime *rt = cf_runtime_create(plan, job_id, &err);
