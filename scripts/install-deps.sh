@@ -11,7 +11,7 @@ PKGS=(
     libevent-dev libcurl4-openssl-dev
     librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libgrpc-dev
     libhiredis-dev
-    python3 jq
+    python3 jq time bc
 )
 
 missing=()
