@@ -1,6 +1,7 @@
 #include "gate.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 
 #include "common/base/err.h"
@@ -22,6 +23,9 @@ struct cf_gate {
     int canceled;
     int queued;
     struct cf_chan *chans;
+    cf_gate_pop_hook_fn hook; /* under lock */
+    void *hook_arg;           /* under lock */
+    int hook_calls;           /* hook calls running (atomic; raised under lock) */
 };
 
 struct cf_gate *cf_gate_create(int nchannels)
@@ -131,7 +135,18 @@ int cf_gate_pop(struct cf_gate *gate, int *c, struct cf_msg *msg, int64_t deadli
         *c = idx;
         break;
     }
+    /* The hook runs outside the lock (it takes its owner's locks); hook_calls, raised while
+     * the lock is held, lets cf_gate_set_pop_hook() wait for calls already started. */
+    cf_gate_pop_hook_fn hook = gate->hook;
+    void *hook_arg = gate->hook_arg;
+    if (hook) {
+        __atomic_add_fetch(&gate->hook_calls, 1, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&gate->lock);
+    if (hook) {
+        hook(hook_arg, *c);
+        __atomic_sub_fetch(&gate->hook_calls, 1, __ATOMIC_RELEASE);
+    }
     return 0;
 }
 
@@ -150,4 +165,49 @@ int cf_gate_queued(struct cf_gate *gate)
     int q = gate->queued;
     pthread_mutex_unlock(&gate->lock);
     return q;
+}
+
+int cf_gate_try_push(struct cf_gate *gate, int c, struct cf_msg *msg)
+{
+    struct cf_chan *ch = &gate->chans[c];
+    pthread_mutex_lock(&gate->lock);
+    if (gate->canceled) {
+        pthread_mutex_unlock(&gate->lock);
+        cf_batch_release(msg->batch);
+        msg->batch = NULL;
+        return CF_ECANCELED;
+    }
+    if (ch->count == CF_CHAN_CAP) {
+        pthread_mutex_unlock(&gate->lock);
+        return CF_EAGAIN;
+    }
+    ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
+    ch->count++;
+    gate->queued++;
+    if (gate->queued == 1) {
+        pthread_cond_signal(&gate->readable);
+    }
+    pthread_mutex_unlock(&gate->lock);
+    return 0;
+}
+
+int cf_gate_channel_space(struct cf_gate *gate, int c)
+{
+    pthread_mutex_lock(&gate->lock);
+    int space = CF_CHAN_CAP - (int)gate->chans[c].count;
+    pthread_mutex_unlock(&gate->lock);
+    return space;
+}
+
+void cf_gate_set_pop_hook(struct cf_gate *gate, cf_gate_pop_hook_fn fn, void *arg)
+{
+    pthread_mutex_lock(&gate->lock);
+    gate->hook = fn;
+    gate->hook_arg = arg;
+    pthread_mutex_unlock(&gate->lock);
+    /* A pop that read the old hook raised hook_calls before we took the lock; wait for it.
+     * There is one consumer thread, so this is at most one short call. */
+    while (__atomic_load_n(&gate->hook_calls, __ATOMIC_ACQUIRE) != 0) {
+        sched_yield();
+    }
 }

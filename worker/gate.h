@@ -55,4 +55,27 @@ void cf_gate_cancel(struct cf_gate *gate);
 /* Messages queued over all channels (for back-pressure metrics). */
 int cf_gate_queued(struct cf_gate *gate);
 
+/*
+ * For producers that must never block (the data plane's network thread, which feeds many
+ * gates and would stall all of them): like cf_gate_push() but returns CF_EAGAIN at once when
+ * channel ch is full, leaving msg (and its batch) with the caller. CF_ECANCELED releases the
+ * batch as cf_gate_push() does. Any thread.
+ */
+int cf_gate_try_push(struct cf_gate *gate, int ch, struct cf_msg *msg);
+/* Free slots in channel ch: CF_CHAN_CAP minus the messages queued there. Any thread. */
+int cf_gate_channel_space(struct cf_gate *gate, int ch);
+
+/*
+ * A pop hook, called on the consumer thread after every successful cf_gate_pop(), outside
+ * the gate's lock, with the channel the message came from. Credit-based flow control uses it:
+ * each pop frees one slot, which the data plane grants back to the remote sender. It must be
+ * quick, must not block on the consumer and must not call into this gate.
+ */
+typedef void (*cf_gate_pop_hook_fn)(void *arg, int channel);
+/*
+ * Sets the hook, or clears it with fn NULL. When this returns, no call of the previous hook is
+ * running or will start, so its arg may be freed. Any thread except from inside the hook.
+ */
+void cf_gate_set_pop_hook(struct cf_gate *gate, cf_gate_pop_hook_fn fn, void *arg);
+
 #endif
