@@ -15,7 +15,9 @@ static void usage(FILE *out)
     fputs("usage: cfctl [-m URL] <command> [options]\n"
           "\n"
           "commands:\n"
-          "  local [-p N] [-q] JOB.json   run a job in an embedded mini cluster until it ends\n"
+          "  local [-p N] [-q] [--port P] JOB.json\n"
+          "                              run a job in an embedded mini cluster until it ends;\n"
+          "                              REST API on 127.0.0.1:P (default 8081, 0: any port)\n"
           "  validate JOB.json           check a job spec; problems are named by JSON path\n"
           "  plan [-p N] JOB.json        print the job's task graph (vertices, chains, "
           "exchanges)\n"
@@ -44,7 +46,7 @@ int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int 
 }
 
 int cf_cli_job_args(int argc, char **argv, const char *usage, int *parallelism, int *quiet,
-                    const char **path)
+                    int *port, const char **path)
 {
     *path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -54,6 +56,10 @@ int cf_cli_job_args(int argc, char **argv, const char *usage, int *parallelism, 
             }
         } else if (quiet && !strcmp(argv[i], "-q")) {
             *quiet = 1;
+        } else if (port && !strcmp(argv[i], "--port")) {
+            if (cf_cli_parse_int("--port", i + 1 < argc ? argv[++i] : NULL, 0, 65535, port)) {
+                return CLI_USAGE;
+            }
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "cfctl %s: unknown option '%s'\nusage: %s\n", argv[0], argv[i], usage);
             return CLI_USAGE;

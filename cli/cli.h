@@ -18,11 +18,11 @@ int cf_cli_docs(int argc, char **argv);
 struct cf_plan;
 int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out);
 /*
- * Parses "[-p N] [-q] JOB.json" (argv[0] is the command); -q only when quiet is not NULL.
- * On a usage error prints it with `usage` and returns CLI_USAGE.
+ * Parses "[-p N] [-q] [--port P] JOB.json" (argv[0] is the command); -q and --port only when
+ * quiet / port are not NULL. On a usage error prints it with `usage` and returns CLI_USAGE.
  */
 int cf_cli_job_args(int argc, char **argv, const char *usage, int *parallelism, int *quiet,
-                    const char **path);
+                    int *port, const char **path);
 /* Parses a positive int option value; prints an error naming the flag on failure. */
 int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int *out);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "local_rest.h"
 #include "common/base/id.h"
 #include "common/base/log.h"
 #include "common/base/timeutil.h"
@@ -56,9 +57,10 @@ int cf_cli_local(int argc, char **argv)
 {
     int parallelism = 0;
     int quiet = 0;
+    int port = 8081;
     const char *path;
-    if (cf_cli_job_args(argc, argv, "cfctl local [-p N] [-q] JOB.json", &parallelism, &quiet,
-                        &path)) {
+    if (cf_cli_job_args(argc, argv, "cfctl local [-p N] [-q] [--port P] JOB.json", &parallelism,
+                        &quiet, &port, &path)) {
         return CLI_USAGE;
     }
     struct cf_plan *plan;
@@ -77,6 +79,22 @@ int cf_cli_local(int argc, char **argv)
         cf_plan_destroy(plan);
         return CLI_FAILED;
     }
+    /* The embedded cluster's REST API; a busy default port is not worth failing the job. */
+    int explicit_port = 0;
+    for (int i = 1; i < argc; i++) {
+        explicit_port |= !strcmp(argv[i], "--port");
+    }
+    struct cf_local_rest *rest = cf_local_rest_start("127.0.0.1", port, plan, rt, job_id, &err);
+    if (!rest && explicit_port) {
+        fprintf(stderr, "cfctl: cannot serve the REST API: %s\n", err.msg);
+        cf_runtime_cancel(rt);
+        cf_runtime_destroy(rt);
+        cf_plan_destroy(plan);
+        return CLI_FAILED;
+    }
+    if (!rest && !quiet) {
+        fprintf(stderr, "cfctl: REST API not served (%s); use --port\n", err.msg);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -88,6 +106,10 @@ int cf_cli_local(int argc, char **argv)
     if (!quiet) {
         fprintf(stderr, "cfctl: job %s (%s) started: %d vertices, %d slots\n", name, job_id,
                 plan->nvertices, cf_plan_slots(plan));
+    }
+    if (rest) {
+        /* Always printed (also with -q): scripts read the URL from this line. */
+        fprintf(stderr, "cfctl: REST API on http://127.0.0.1:%d\n", cf_local_rest_port(rest));
     }
     int64_t t0 = cf_monotonic_ms();
     int64_t last_print = t0;
@@ -124,6 +146,7 @@ int cf_cli_local(int argc, char **argv)
     if (state == CF_JOB_FAILED) {
         fprintf(stderr, "cfctl: job %s failed: %s\n", name, cf_runtime_failure(rt));
     }
+    cf_local_rest_stop(rest);
     cf_runtime_destroy(rt);
     cf_plan_destroy(plan);
     return state == CF_JOB_FINISHED ? CLI_OK : CLI_FAILED;

@@ -29,7 +29,8 @@ int cf_cli_plan(int argc, char **argv)
 {
     int parallelism = 0;
     const char *path;
-    if (cf_cli_job_args(argc, argv, "cfctl plan [-p N] JOB.json", &parallelism, NULL, &path)) {
+    if (cf_cli_job_args(argc, argv, "cfctl plan [-p N] JOB.json", &parallelism, NULL, NULL,
+                        &path)) {
         return CLI_USAGE;
     }
     struct cf_plan *plan;
