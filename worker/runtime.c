@@ -51,6 +51,13 @@ struct cf_runtime {
     int64_t end_ms;
     char *state_dir; /* <root>/<job id> */
     int keep_state;
+    int placed;                            /* spread over workers (cf_runtime_create_placed) */
+    struct cf_runtime_placement placement; /* arrays below are the runtime's copies */
+    int *slot_worker;
+    char **hosts;
+    int *data_ports;
+    char **input_keys; /* data-plane inputs registered for local gates */
+    int ninput_keys;
 };
 
 /* ---- the operator API (task thread) ---- */
@@ -421,10 +428,29 @@ static void cancel_all(struct cf_runtime *rt)
     pthread_cond_broadcast(&rt->changed);
     pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < rt->ntasks; i++) {
-        if (rt->tasks[i].gate) {
-            cf_gate_cancel(rt->tasks[i].gate);
+        struct cf_task *task = &rt->tasks[i];
+        if (task->gate) {
+            cf_gate_cancel(task->gate);
+        }
+        for (int x = 0; x < task->nxw; x++) {
+            for (int t = 0; t < task->xws[x]->nout; t++) {
+                if (task->xws[x]->targets[t].out) {
+                    cf_dp_output_cancel(task->xws[x]->targets[t].out);
+                }
+            }
         }
     }
+}
+
+void cf_runtime_fail(struct cf_runtime *rt, const char *reason)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->failed && !cf_job_state_terminal(rt->state)) {
+        rt->failed = 1;
+        snprintf(rt->failure, sizeof(rt->failure), "%s", reason);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    cancel_all(rt);
 }
 
 static void *task_main(void *arg)
@@ -497,19 +523,22 @@ static int chain_pos(const struct cf_plan_vertex *v, int op_index)
     return -1;
 }
 
-static struct cf_xwriter *xwriter_create(struct cf_runtime *rt, struct cf_task *task,
-                                         const struct cf_plan_op *consumer,
-                                         struct cf_batch_pool *pool)
+/* "<job>/<attempt>/<up vertex>.<up subtask>-><down vertex>.<down subtask>" */
+static char *channel_key(const struct cf_runtime *rt, int uv, int us, int dv, int ds)
+{
+    return cf_asprintf("%s/%d/%d.%d->%d.%d", rt->job_id, rt->placement.attempt, uv, us, dv, ds);
+}
+
+static int xwriter_create(struct cf_runtime *rt, struct cf_task *task,
+                          const struct cf_plan_op *consumer, struct cf_batch_pool *pool,
+                          struct cf_xwriter **out, struct cf_err *err)
 {
     const struct cf_plan_vertex *dv = &rt->plan->vertices[consumer->vertex];
     struct cf_xwriter *xw = cf_new(struct cf_xwriter);
     xw->exchange = consumer->exchange;
     xw->task = task;
     xw->nout = dv->parallelism;
-    xw->gates = cf_calloc((size_t)xw->nout, sizeof(*xw->gates));
-    for (int s = 0; s < xw->nout; s++) {
-        xw->gates[s] = task_of(rt, dv->index, s)->gate;
-    }
+    xw->targets = cf_calloc((size_t)xw->nout, sizeof(*xw->targets));
     xw->chan = task->subtask;
     xw->rr = task->subtask % xw->nout;
     xw->key_idx = consumer->decl.key_idx;
@@ -523,11 +552,28 @@ static struct cf_xwriter *xwriter_create(struct cf_runtime *rt, struct cf_task *
     }
     task->xws = cf_realloc(task->xws, (size_t)(task->nxw + 1) * sizeof(*task->xws));
     task->xws[task->nxw++] = xw;
-    return xw;
+    *out = xw;
+    for (int s = 0; s < xw->nout; s++) {
+        struct cf_task *down = task_of(rt, dv->index, s);
+        if (!down->remote) {
+            xw->targets[s].gate = down->gate;
+            continue;
+        }
+        int w = rt->slot_worker[s];
+        char *key = channel_key(rt, task->vertex->index, task->subtask, dv->index, s);
+        xw->targets[s].out =
+            cf_dataplane_open_output(rt->placement.dp, rt->hosts[w], rt->data_ports[w], key,
+                                     cf_batch_pool_schema(pool), err);
+        cf_free(key);
+        if (!xw->targets[s].out) {
+            return CF_EIO;
+        }
+    }
+    return 0;
 }
 
 /* Connects every output of every operator of a task to its consumers. */
-static void wire_task(struct cf_runtime *rt, struct cf_task *task)
+static int wire_task(struct cf_runtime *rt, struct cf_task *task, struct cf_err *err)
 {
     const struct cf_plan *plan = rt->plan;
     for (int k = 0; k < task->nops; k++) {
@@ -547,21 +593,83 @@ static void wire_task(struct cf_runtime *rt, struct cf_task *task)
                 memset(target, 0, sizeof(*target));
                 if (cons->exchange == CF_EXCHANGE_FORWARD) {
                     target->op = &task->ops[chain_pos(task->vertex, c)];
-                } else {
-                    target->xw = xwriter_create(rt, task, cons, route->pool);
+                } else if (xwriter_create(rt, task, cons, route->pool, &target->xw, err) != 0) {
+                    return CF_EIO;
                 }
             }
         }
     }
+    return 0;
 }
+
+/* Registers the data-plane inputs of a local task whose upstream subtasks run elsewhere. */
+static int register_remote_inputs(struct cf_runtime *rt, struct cf_task *task, struct cf_err *err)
+{
+    const struct cf_plan_vertex *v = task->vertex;
+    if (v->input_vertex < 0) {
+        return 0;
+    }
+    const struct cf_plan_op *head = &rt->plan->ops[v->ops[0]];
+    struct cf_batch_pool *pool = rt->pools[head->input_op][head->input_out];
+    int up_par = rt->plan->vertices[v->input_vertex].parallelism;
+    for (int u = 0; u < up_par; u++) {
+        if (!task_of(rt, v->input_vertex, u)->remote) {
+            continue;
+        }
+        char *key = channel_key(rt, v->input_vertex, u, v->index, task->subtask);
+        int rc = cf_dataplane_register_input(rt->placement.dp, key, task->gate, u, pool);
+        if (rc) {
+            cf_err_set(err, rc, "cannot register data channel %s: %s", key, cf_strerror(rc));
+            cf_free(key);
+            return rc;
+        }
+        rt->input_keys =
+            cf_realloc(rt->input_keys, (size_t)(rt->ninput_keys + 1) * sizeof(*rt->input_keys));
+        rt->input_keys[rt->ninput_keys++] = key;
+    }
+    return 0;
+}
+
+static struct cf_runtime *runtime_create(const struct cf_plan *plan, const char *job_id,
+                                         const struct cf_runtime_placement *placement,
+                                         struct cf_err *err);
 
 struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job_id,
                                      struct cf_err *err)
 {
-    (void)err;
+    return runtime_create(plan, job_id, NULL, err);
+}
+
+struct cf_runtime *cf_runtime_create_placed(const struct cf_plan *plan, const char *job_id,
+                                            const struct cf_runtime_placement *placement,
+                                            struct cf_err *err)
+{
+    return runtime_create(plan, job_id, placement, err);
+}
+
+static struct cf_runtime *runtime_create(const struct cf_plan *plan, const char *job_id,
+                                         const struct cf_runtime_placement *placement,
+                                         struct cf_err *err)
+{
     struct cf_runtime *rt = cf_new(struct cf_runtime);
     rt->plan = plan;
     snprintf(rt->job_id, sizeof(rt->job_id), "%s", job_id ? job_id : "local");
+    if (placement) {
+        int nslots = cf_plan_slots(plan);
+        rt->placed = 1;
+        rt->placement = *placement;
+        rt->slot_worker = cf_calloc((size_t)nslots, sizeof(int));
+        memcpy(rt->slot_worker, placement->slot_worker, (size_t)nslots * sizeof(int));
+        rt->hosts = cf_calloc((size_t)placement->nworkers, sizeof(char *));
+        rt->data_ports = cf_calloc((size_t)placement->nworkers, sizeof(int));
+        for (int w = 0; w < placement->nworkers; w++) {
+            rt->hosts[w] = cf_strdup(placement->hosts[w]);
+            rt->data_ports[w] = placement->data_ports[w];
+        }
+        rt->placement.slot_worker = rt->slot_worker;
+        rt->placement.hosts = (const char *const *)rt->hosts;
+        rt->placement.data_ports = rt->data_ports;
+    }
     pthread_mutex_init(&rt->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -595,6 +703,10 @@ struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job
             task->vertex = vx;
             task->subtask = s;
             task->state = CF_JOB_CREATED;
+            task->remote = rt->placed && rt->slot_worker[s] != rt->placement.self;
+            if (task->remote) {
+                continue;
+            }
             snprintf(task->log_ctx, sizeof(task->log_ctx), "job=%s vertex=%d subtask=%d/%d",
                      rt->job_id, v, s + 1, vx->parallelism);
             if (vx->input_vertex >= 0) {
@@ -624,7 +736,14 @@ struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job
         }
     }
     for (int i = 0; i < rt->ntasks; i++) {
-        wire_task(rt, &rt->tasks[i]);
+        struct cf_task *task = &rt->tasks[i];
+        if (task->remote) {
+            continue;
+        }
+        if (wire_task(rt, task, err) != 0 || register_remote_inputs(rt, task, err) != 0) {
+            cf_runtime_destroy(rt);
+            return NULL;
+        }
     }
     return rt;
 }
@@ -641,10 +760,21 @@ int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
     pthread_mutex_lock(&rt->lock);
     rt->state = CF_JOB_RUNNING;
     rt->start_ms = cf_now_ms();
-    rt->running = rt->ntasks;
+    rt->running = 0;
+    for (int i = 0; i < rt->ntasks; i++) {
+        rt->running += !rt->tasks[i].remote;
+    }
+    int none = rt->running == 0;
+    if (none) {
+        rt->state = CF_JOB_FINISHED; /* nothing placed here */
+        rt->end_ms = cf_now_ms();
+    }
     pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < rt->ntasks; i++) {
         struct cf_task *task = &rt->tasks[i];
+        if (task->remote) {
+            continue;
+        }
         task->state = CF_JOB_RUNNING;
         int rc = pthread_create(&task->thread, NULL, task_main, task);
         if (rc != 0) {
@@ -652,7 +782,9 @@ int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
             snprintf(task->failure, sizeof(task->failure), "cannot start thread: %s", strerror(rc));
             /* Account for the tasks that will never run. */
             for (int j = i; j < rt->ntasks; j++) {
-                task_end(&rt->tasks[j], j == i ? CF_JOB_FAILED : CF_JOB_CANCELED);
+                if (!rt->tasks[j].remote) {
+                    task_end(&rt->tasks[j], j == i ? CF_JOB_FAILED : CF_JOB_CANCELED);
+                }
             }
             cancel_all(rt);
             return CF_EFAILED;
@@ -726,6 +858,9 @@ void cf_runtime_op_stats(struct cf_runtime *rt, int op_index, struct cf_runtime_
     const struct cf_plan_vertex *v = &rt->plan->vertices[pop->vertex];
     int k = chain_pos(v, op_index);
     for (int s = 0; s < v->parallelism; s++) {
+        if (task_of(rt, v->index, s)->remote) {
+            continue;
+        }
         struct cf_op *op = &task_of(rt, v->index, s)->ops[k];
         stats->records_in += CF_STAT_GET(op->metrics.records_in);
         stats->records_out += CF_STAT_GET(op->metrics.records_out[0]);
@@ -747,6 +882,9 @@ void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
     pthread_mutex_lock(&rt->lock);
     for (int s = 0; s < v->parallelism; s++) {
         struct cf_task *task = task_of(rt, vertex, s);
+        if (task->remote) {
+            continue;
+        }
         stats->records_in += CF_STAT_GET(task->ops[0].metrics.records_in);
         for (int i = 0; i < task->nxw; i++) {
             stats->records_out += CF_STAT_GET(task->xws[i]->records_out);
@@ -790,6 +928,12 @@ void cf_runtime_destroy(struct cf_runtime *rt)
         cf_free(task->chan_wm);
         cf_free(task->chan_done);
     }
+    /* Inputs stop feeding the gates before the gates go. */
+    for (int i = 0; i < rt->ninput_keys; i++) {
+        cf_dataplane_unregister_input(rt->placement.dp, rt->input_keys[i]);
+        cf_free(rt->input_keys[i]);
+    }
+    cf_free(rt->input_keys);
     for (int i = 0; i < rt->ntasks; i++) {
         cf_gate_destroy(rt->tasks[i].gate);
     }
@@ -804,6 +948,14 @@ void cf_runtime_destroy(struct cf_runtime *rt)
         rmdir(rt->state_dir); /* empty once every task removed its environment */
     }
     cf_free(rt->state_dir);
+    if (rt->placed) {
+        for (int w = 0; w < rt->placement.nworkers; w++) {
+            cf_free(rt->hosts[w]);
+        }
+        cf_free(rt->hosts);
+        cf_free(rt->data_ports);
+        cf_free(rt->slot_worker);
+    }
     cf_free(rt->tasks);
     cf_free(rt->vertex_first_task);
     pthread_cond_destroy(&rt->changed);

@@ -59,6 +59,36 @@ struct cf_runtime_vertex_stats {
  * outlive the runtime. */
 struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job_id,
                                      struct cf_err *err);
+
+struct cf_dataplane;
+
+/*
+ * Where a job's subtasks run when it is spread over workers. Slot sharing: subtask s of
+ * every vertex runs in the job's slot s, and slot s is on worker slot_worker[s]. Workers
+ * are numbered 0..nworkers-1; hosts/data_ports give their data-plane addresses. The arrays
+ * are borrowed for the call.
+ */
+struct cf_runtime_placement {
+    int self; /* this worker */
+    int nworkers;
+    const int *slot_worker;
+    const char *const *hosts;
+    const int *data_ports;
+    int attempt;             /* part of channel keys, so a restarted attempt never mixes */
+    struct cf_dataplane *dp; /* this worker's data plane; must outlive the runtime */
+};
+
+/*
+ * Like cf_runtime_create(), but runs only the subtasks placed on placement->self: exchanges
+ * to subtasks elsewhere go over the data plane (channels keyed
+ * "<job>/<attempt>/<vertex>.<subtask>-><vertex>.<subtask>"), and inputs from them are
+ * registered with it. Fails (NULL, err) when a peer's data plane cannot be reached.
+ */
+struct cf_runtime *cf_runtime_create_placed(const struct cf_plan *plan, const char *job_id,
+                                            const struct cf_runtime_placement *placement,
+                                            struct cf_err *err);
+/* Fails the job with a reason from outside (a lost data channel or peer). Any thread. */
+void cf_runtime_fail(struct cf_runtime *rt, const char *reason);
 /*
  * Where subtasks keep keyed state (an LMDB environment each, under <dir>/<job id>/).
  * Default: $TMPDIR (or /tmp)/creekflow-state; the job's directory is removed when the

@@ -6,20 +6,28 @@
 
 #include <pthread.h>
 
+#include "dataplane.h"
 #include "gate.h"
 #include "runtime.h"
 
 #define CF_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define CF_STAT_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
+/* One downstream subtask of an exchange: its gate in this process, or a data-plane
+ * channel to the worker that runs it. */
+struct cf_xtarget {
+    struct cf_gate *gate;
+    struct cf_dp_output *out;
+};
+
 /* Sends a vertex's output to the subtasks of the next vertex. */
 struct cf_xwriter {
     int exchange; /* REBALANCE, HASH or BROADCAST */
     struct cf_task *task;
-    int nout;               /* downstream subtasks */
-    struct cf_gate **gates; /* their gates */
-    int chan;               /* this subtask's channel in each gate */
-    int rr;                 /* next target for REBALANCE */
+    int nout;                   /* downstream subtasks */
+    struct cf_xtarget *targets; /* one per downstream subtask */
+    int chan;                   /* this subtask's channel in each gate */
+    int rr;                     /* next target for REBALANCE */
     const int *key_idx;
     int nkeys;
     int max_parallelism;
@@ -42,6 +50,7 @@ struct cf_timer {
 
 struct cf_task {
     struct cf_runtime *rt;
+    int remote; /* runs on another worker: only a placeholder here */
     const struct cf_plan_vertex *vertex;
     int subtask;
     int nops;

@@ -15,7 +15,11 @@
 
 static int push(struct cf_xwriter *xw, int target, struct cf_msg *msg)
 {
-    return cf_gate_push(xw->gates[target], xw->chan, msg, &xw->task->backpressured_ns);
+    struct cf_xtarget *t = &xw->targets[target];
+    if (t->gate) {
+        return cf_gate_push(t->gate, xw->chan, msg, &xw->task->backpressured_ns);
+    }
+    return cf_dp_output_send(t->out, msg, &xw->task->backpressured_ns);
 }
 
 static int push_batch(struct cf_xwriter *xw, int target, struct cf_batch *batch)
@@ -127,6 +131,9 @@ void cf_xwriter_destroy(struct cf_xwriter *xw)
     }
     cf_free(xw->pending);
     cf_free(xw->hashes);
-    cf_free(xw->gates);
+    for (int t = 0; t < xw->nout; t++) {
+        cf_dp_output_close(xw->targets[t].out);
+    }
+    cf_free(xw->targets);
     cf_free(xw);
 }
