@@ -26,7 +26,8 @@ else ifneq ($(SANITIZER),)
   $(error SANITIZER must be address or undefined)
 endif
 
-LIB_SRCS := $(sort $(wildcard common/*/*.c) $(wildcard worker/*.c) $(wildcard operators/*.c) \
+LIB_SRCS := $(sort $(wildcard common/*/*.c) $(filter-out %/main.c,$(wildcard worker/*.c)) \
+                   $(wildcard operators/*.c) \
                    $(wildcard connectors/*.c) $(filter-out %/main.c,$(wildcard coordinator/*.c)))
 PROTOS := $(sort $(wildcard proto/*.proto))
 GEN_SRCS := $(PROTOS:%.proto=$(GEN_DIR)/%.pb-c.c)
@@ -42,9 +43,9 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit pipeline fuzz run clean style style-check symbols-check
+.PHONY: all deps test unit pipeline integration fuzz run clean style style-check symbols-check
 
-all: $(BIN)/cfctl
+all: $(BIN)/cfctl $(BIN)/cf-coordinator $(BIN)/cf-worker
 
 # Installs missing system packages once per checkout (and again when the script changes).
 $(DEPS_STAMP): scripts/install-deps.sh
@@ -96,6 +97,14 @@ $(BIN)/cfctl: $(CLI_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
 
+$(BIN)/cf-coordinator: $(BUILD)/obj/coordinator/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BIN)/cf-worker: $(BUILD)/obj/worker/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
@@ -107,6 +116,10 @@ unit: $(UNIT_BINS)
 # Whole jobs through bin/cfctl, compared row by row with independent computations.
 pipeline: $(BIN)/cfctl
 	@CFCTL=$(abspath $(BIN)/cfctl) tests/run-tests.sh pipeline $(sort $(wildcard tests/pipeline/[0-9]*.sh))
+
+# Real cf-coordinator / cf-worker processes on 127.0.0.1 with ephemeral ports.
+integration: $(BIN)/cf-coordinator $(BIN)/cf-worker
+	@CF_BIN=$(abspath $(BIN)) tests/run-tests.sh integration $(sort $(wildcard tests/integration/[0-9]*.sh))
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -I. -g -O1 -fsanitize=fuzzer,address,undefined
@@ -123,8 +136,8 @@ fuzz: $(FUZZ_BINS)
 test: all
 	@rm -f build/test-results
 	-@$(MAKE) --no-print-directory unit
-	-@$(MAKE) --no-print-directory pipeline
-	-@$(MAKE) --no-print-directory SANITIZER=address unit pipeline
+	-@$(MAKE) --no-print-directory pipeline integration
+	-@$(MAKE) --no-print-directory SANITIZER=address unit pipeline integration
 	-@$(MAKE) --no-print-directory SANITIZER=undefined unit pipeline
 	-@$(MAKE) --no-print-directory fuzz
 	-@$(MAKE) --no-print-directory symbols-check
