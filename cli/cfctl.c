@@ -1,6 +1,6 @@
 /*
  * cfctl - Creekflow's command line: run jobs locally in an embedded cluster, validate and
- * plan specs (and, with the cluster, drive a coordinator's REST API).
+ * plan specs, and drive a coordinator's REST API (cmd_cluster.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +24,22 @@ static void usage(FILE *out)
           "  docs                        print the operator and connector reference "
           "(Markdown)\n"
           "\n"
-          "cluster commands (run, list, info, cancel, savepoint, stop, checkpoint) need a\n"
-          "coordinator, which this build does not include yet.\n"
+          "cluster commands (REST API of the coordinator at -m URL, else $CF_COORDINATOR,\n"
+          "else http://127.0.0.1:8081; 'cfctl local' serves list, info and cancel):\n"
+          "  run [-p N] [-s SAVEPOINT] [-n] [--wait] JOB.json\n"
+          "                              submit a job (-n: allow non-restored state; --wait:\n"
+          "                              until it ends, exit 0 only if FINISHED)\n"
+          "  list [-a]                   running (-a: all) jobs, one per line:\n"
+          "                              <dd.MM.yyyy HH:mm:ss UTC> : <id> : <name> (<STATE>)\n"
+          "  info JOBID                  job state, times and vertices with their metrics\n"
+          "  cancel JOBID                cancel a job and wait until it is CANCELED\n"
+          "  savepoint JOBID [DIR]       trigger a savepoint and print its path\n"
+          "  stop [-p DIR] [--drain] JOBID\n"
+          "                              stop the job with a savepoint\n"
+          "  checkpoint JOBID            trigger a checkpoint now\n"
           "\n"
-          "exit status: 0 success, 1 the job or operation failed, 2 usage or validation "
-          "error\n",
+          "exit status: 0 success, 1 the job or operation failed (or the coordinator cannot\n"
+          "be reached), 2 usage or validation error\n",
           out);
 }
 
@@ -105,13 +116,19 @@ int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out)
 int main(int argc, char **argv)
 {
     int i = 1;
+    const char *url = NULL; /* the coordinator: used by cluster commands */
     while (i < argc && argv[i][0] == '-') {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return CLI_OK;
         }
-        if (!strcmp(argv[i], "-m") && i + 1 < argc) {
-            i += 2; /* the coordinator URL: used by cluster commands */
+        if (!strcmp(argv[i], "-m")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cfctl: -m needs a coordinator URL\n");
+                return CLI_USAGE;
+            }
+            url = argv[i + 1];
+            i += 2;
             continue;
         }
         fprintf(stderr, "cfctl: unknown option '%s'\n", argv[i]);
@@ -141,15 +158,21 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
-    static const char *const cluster[] = {"run",       "list", "info",       "cancel",
-                                          "savepoint", "stop", "checkpoint", NULL};
-    for (int k = 0; cluster[k]; k++) {
-        if (!strcmp(cmd, cluster[k])) {
-            fprintf(stderr,
-                    "cfctl %s: needs a coordinator, which this build does not include yet; "
-                    "use 'cfctl local JOB.json'\n",
-                    cmd);
-            return CLI_USAGE;
+    static const struct {
+        const char *name;
+        int (*fn)(const char *url, int argc, char **argv);
+    } cluster[] = {
+        {"run", cf_cli_run},
+        {"list", cf_cli_list},
+        {"info", cf_cli_info},
+        {"cancel", cf_cli_cancel},
+        {"savepoint", cf_cli_savepoint},
+        {"stop", cf_cli_stop},
+        {"checkpoint", cf_cli_checkpoint},
+    };
+    for (size_t k = 0; k < sizeof(cluster) / sizeof(cluster[0]); k++) {
+        if (!strcmp(cmd, cluster[k].name)) {
+            return cluster[k].fn(url, sub_argc, sub_argv);
         }
     }
     fprintf(stderr, "cfctl: unknown command '%s'\n", cmd);

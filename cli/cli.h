@@ -14,6 +14,20 @@ int cf_cli_validate(int argc, char **argv);
 int cf_cli_plan(int argc, char **argv);
 int cf_cli_docs(int argc, char **argv);
 
+/*
+ * Cluster commands (cmd_cluster.c): clients of a coordinator's REST API. url is the global
+ * -m value, or NULL for $CF_COORDINATOR, then http://127.0.0.1:8081 ("host:port" means
+ * http); a "-m URL" after the command overrides it. argv[0] is the command. They block on
+ * HTTP requests (10 s each) and polls with their own deadlines; main thread.
+ */
+int cf_cli_run(const char *url, int argc, char **argv);
+int cf_cli_list(const char *url, int argc, char **argv);
+int cf_cli_info(const char *url, int argc, char **argv);
+int cf_cli_cancel(const char *url, int argc, char **argv);
+int cf_cli_savepoint(const char *url, int argc, char **argv);
+int cf_cli_stop(const char *url, int argc, char **argv);
+int cf_cli_checkpoint(const char *url, int argc, char **argv);
+
 /* Loads and plans a spec file; on failure prints the problems and returns CLI_USAGE. */
 struct cf_plan;
 int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out);

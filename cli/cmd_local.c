@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -145,6 +146,11 @@ int cf_cli_local(int argc, char **argv)
     }
     if (state == CF_JOB_FAILED) {
         fprintf(stderr, "cfctl: job %s failed: %s\n", name, cf_runtime_failure(rt));
+    }
+    if (rest && state == CF_JOB_CANCELED) {
+        /* Whoever canceled over REST polls for the final state: let them see it. */
+        struct timespec linger = {0, 500 * 1000000};
+        nanosleep(&linger, NULL);
     }
     cf_local_rest_stop(rest);
     cf_runtime_destroy(rt);

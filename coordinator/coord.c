@@ -1,6 +1,8 @@
 #include "coord.h"
 
 #include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "common/rpc/rpc.h"
 #include "coordinator/jobstore.h"
 #include "coordinator/rest_json.h"
+#include "coordinator/scheduler.h"
 #include "proto/creekflow.pb-c.h"
 #include "worker/runtime.h"
 
@@ -27,6 +30,33 @@ struct worker {
     int64_t registered_ms;
     int64_t last_heartbeat_ms; /* monotonic */
     char version[32];
+    struct cf_rpc_channel *ch; /* to its Worker service; used by the monitor thread */
+};
+
+/* One worker's part of a job attempt. */
+struct part {
+    char worker_id[128];
+    int slots;  /* the job's slots on that worker */
+    int state;  /* 0 while running, else its final enum cf_job_state */
+};
+
+/* A job that has not ended: scheduled, running, canceling or waiting to restart. */
+struct job {
+    struct cf_job_record rec;
+    struct cf_plan *plan;
+    unsigned attempt;
+    int nslots;
+    char (*slot_worker)[128]; /* worker id per slot of the current attempt */
+    struct part *parts;
+    int nparts;
+    int deployed;
+    int cancel_requested;
+    int cancel_sent;
+    int failing;
+    int64_t not_before_ms; /* restart delay (monotonic) */
+    int64_t restart_delay_ms;
+    int64_t state_since[CF_JOB__COUNT];
+    struct job *next;
 };
 
 struct cf_coord {
@@ -38,6 +68,7 @@ struct cf_coord {
     struct worker *workers;
     int nworkers, cap_workers;
     struct cf_jobstore *jobs;
+    struct job *live;
     struct cf_http_server *http;
     struct cf_rpc_server *rpc;
     pthread_t monitor;
@@ -73,7 +104,8 @@ static int rpc_register(void *arg, const uint8_t *req, size_t len, struct cf_buf
     } else {
         pthread_mutex_lock(&c->lock);
         int i = find_worker(c, r->worker_id);
-        if (i < 0) {
+        int existing = i >= 0;
+        if (!existing) {
             if (c->nworkers == c->cap_workers) {
                 c->cap_workers = c->cap_workers ? c->cap_workers * 2 : 8;
                 c->workers = cf_realloc(c->workers, (size_t)c->cap_workers * sizeof(*c->workers));
@@ -81,6 +113,7 @@ static int rpc_register(void *arg, const uint8_t *req, size_t len, struct cf_buf
             i = c->nworkers++;
         }
         struct worker *w = &c->workers[i];
+        struct cf_rpc_channel *keep = existing ? w->ch : NULL;
         memset(w, 0, sizeof(*w));
         snprintf(w->id, sizeof(w->id), "%s", r->worker_id);
         snprintf(w->host, sizeof(w->host), "%s", r->host[0] ? r->host : "127.0.0.1");
@@ -91,6 +124,13 @@ static int rpc_register(void *arg, const uint8_t *req, size_t len, struct cf_buf
         w->free_slots = (int)r->slots;
         w->registered_ms = cf_now_ms();
         w->last_heartbeat_ms = cf_monotonic_ms();
+        if (keep) {
+            w->ch = keep; /* the same worker again: keep its channel */
+        } else {
+            char target[200];
+            snprintf(target, sizeof(target), "%s:%d", w->host, w->rpc_port);
+            w->ch = cf_rpc_channel_create(target);
+        }
         pthread_mutex_unlock(&c->lock);
         cf_info("worker %s registered: %s data port %d, %d slots", r->worker_id, w->host,
                 w->data_port, w->slots);
@@ -127,6 +167,364 @@ static int rpc_heartbeat(void *arg, const uint8_t *req, size_t len, struct cf_bu
     return 0;
 }
 
+
+/* ---- jobs (state under c->lock; RPCs to workers only from the monitor thread) ---- */
+
+static struct job *live_job(struct cf_coord *c, const char *id)
+{
+    for (struct job *j = c->live; j; j = j->next) {
+        if (strcmp(j->rec.id, id) == 0) {
+            return j;
+        }
+    }
+    return NULL;
+}
+
+static void job_set_state(struct cf_coord *c, struct job *j, int state)
+{
+    j->rec.state = state;
+    j->state_since[state] = cf_now_ms();
+    struct cf_err err;
+    cf_err_clear(&err);
+    if (cf_jobstore_put(c->jobs, &j->rec, &err) != 0) {
+        cf_error("job %s: %s", j->rec.id, err.msg);
+    }
+}
+
+static void job_free(struct job *j)
+{
+    cf_plan_destroy(j->plan);
+    cf_free(j->slot_worker);
+    cf_free(j->parts);
+    cf_job_record_clear(&j->rec);
+    cf_free(j);
+}
+
+/* Plans a stored job again (after a restart of the coordinator, or on submission). */
+static struct cf_plan *plan_spec(const char *text, int parallelism, struct cf_err *err)
+{
+    struct cf_spec *spec = NULL;
+    struct cf_plan *plan = NULL;
+    if (cf_spec_parse(text, strlen(text), &spec, err) != 0 ||
+        cf_plan_build(spec, parallelism, &plan, err) != 0) {
+        return NULL;
+    }
+    return plan;
+}
+
+static void release_slots(struct cf_coord *c, struct job *j)
+{
+    for (int p = 0; p < j->nparts; p++) {
+        int w = find_worker(c, j->parts[p].worker_id);
+        if (w >= 0) {
+            c->workers[w].free_slots += j->parts[p].slots;
+        }
+    }
+    cf_free(j->parts);
+    j->parts = NULL;
+    j->nparts = 0;
+    j->deployed = 0;
+}
+
+/* The restart strategy (DESIGN.md section 3): returns 1 and sets the delay when the job may
+ * restart after this failure. */
+static int may_restart(struct job *j)
+{
+    const struct cf_spec *spec = j->plan->spec;
+    switch (spec->restart.strategy) {
+    case CF_RESTART_FIXED_DELAY:
+    case CF_RESTART_FAILURE_RATE: /* approximated by its attempts (per interval: later) */
+        if (j->rec.restarts >= spec->restart.attempts) {
+            return 0;
+        }
+        j->restart_delay_ms = spec->restart.delay;
+        return 1;
+    case CF_RESTART_EXPONENTIAL_DELAY:
+        j->restart_delay_ms = j->restart_delay_ms ? j->restart_delay_ms * 2 : spec->restart.delay;
+        if (j->restart_delay_ms > spec->restart.max_delay) {
+            j->restart_delay_ms = spec->restart.max_delay;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Every part ended: decide the job's state. */
+static void job_parts_done(struct cf_coord *c, struct job *j, struct job **pp)
+{
+    int failed = j->failing;
+    for (int p = 0; p < j->nparts; p++) {
+        failed |= j->parts[p].state == CF_JOB_FAILED;
+    }
+    release_slots(c, j);
+    if (failed && !j->cancel_requested && may_restart(j)) {
+        j->rec.restarts++;
+        j->attempt++;
+        j->failing = 0;
+        j->cancel_sent = 0;
+        j->not_before_ms = cf_monotonic_ms() + j->restart_delay_ms;
+        cf_warn("job %s: restarting (attempt %u) in %lld ms after: %s", j->rec.id, j->attempt,
+                (long long)j->restart_delay_ms, j->rec.failure ? j->rec.failure : "failure");
+        job_set_state(c, j, CF_JOB_RESTARTING);
+        return;
+    }
+    int state = j->cancel_requested ? CF_JOB_CANCELED : failed ? CF_JOB_FAILED : CF_JOB_FINISHED;
+    j->rec.end_time = cf_now_ms();
+    cf_info("job %s (%s): %s", j->rec.id, j->rec.name, cf_job_state_name(state));
+    job_set_state(c, j, state);
+    *pp = j->next;
+    job_free(j);
+}
+
+static void job_fail(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void job_fail(struct job *j, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!j->failing) {
+        cf_free(j->rec.failure);
+        j->rec.failure = cf_strdup(msg);
+    }
+    j->failing = 1;
+}
+
+struct rpc_todo {
+    struct cf_rpc_channel *ch;
+    char worker_id[128];
+    int deploy; /* 1: DeployTask with `req`, 0: CancelTask */
+    char job_id[40];
+    unsigned attempt;
+    uint8_t *req;
+    size_t len;
+};
+
+/* Assigns slots and prepares DeployTask requests; called with the lock held. */
+static int schedule(struct cf_coord *c, struct job *j, struct rpc_todo **todo, int *ntodo)
+{
+    struct cf_sched_worker *sw = cf_calloc((size_t)c->nworkers + 1, sizeof(*sw));
+    for (int w = 0; w < c->nworkers; w++) {
+        sw[w].slots = c->workers[w].slots;
+        sw[w].used = c->workers[w].slots - c->workers[w].free_slots;
+        sw[w].available = 1;
+    }
+    int *slot_w = cf_calloc((size_t)j->nslots, sizeof(int));
+    struct cf_err err;
+    cf_err_clear(&err);
+    int rc = cf_sched_assign(sw, c->nworkers, j->nslots, slot_w, &err);
+    cf_free(sw);
+    if (rc) {
+        cf_free(slot_w);
+        return rc; /* wait for workers */
+    }
+    j->slot_worker = cf_realloc(j->slot_worker, (size_t)j->nslots * sizeof(*j->slot_worker));
+    j->parts = cf_calloc((size_t)j->nslots, sizeof(*j->parts));
+    j->nparts = 0;
+    for (int s = 0; s < j->nslots; s++) {
+        struct worker *w = &c->workers[slot_w[s]];
+        snprintf(j->slot_worker[s], sizeof(j->slot_worker[s]), "%s", w->id);
+        w->free_slots--;
+        int p = 0;
+        while (p < j->nparts && strcmp(j->parts[p].worker_id, w->id) != 0) {
+            p++;
+        }
+        if (p == j->nparts) {
+            snprintf(j->parts[p].worker_id, sizeof(j->parts[p].worker_id), "%s", w->id);
+            j->nparts++;
+        }
+        j->parts[p].slots++;
+    }
+    /* One DeployTask per worker: the spec and where every slot runs. */
+    Cf__ChannelEndpoint *eps = cf_calloc((size_t)j->nslots, sizeof(*eps));
+    Cf__ChannelEndpoint **epp = cf_calloc((size_t)j->nslots, sizeof(*epp));
+    for (int s = 0; s < j->nslots; s++) {
+        struct worker *w = &c->workers[slot_w[s]];
+        Cf__ChannelEndpoint init = CF__CHANNEL_ENDPOINT__INIT;
+        eps[s] = init;
+        eps[s].subtask = (uint32_t)s;
+        eps[s].host = w->host;
+        eps[s].data_port = (uint32_t)w->data_port;
+        eps[s].worker_id = w->id;
+        epp[s] = &eps[s];
+    }
+    Cf__DeployTaskRequest req = CF__DEPLOY_TASK_REQUEST__INIT;
+    req.job_id = j->rec.id;
+    req.attempt = j->attempt;
+    req.job_spec_json = j->rec.spec;
+    req.parallelism_override = (uint32_t)j->rec.parallelism;
+    req.n_outputs = (size_t)j->nslots;
+    req.outputs = epp;
+    *todo = cf_calloc((size_t)j->nparts, sizeof(**todo));
+    for (int p = 0; p < j->nparts; p++) {
+        struct rpc_todo *t = &(*todo)[p];
+        int w = find_worker(c, j->parts[p].worker_id);
+        t->ch = c->workers[w].ch;
+        snprintf(t->worker_id, sizeof(t->worker_id), "%s", j->parts[p].worker_id);
+        t->deploy = 1;
+        snprintf(t->job_id, sizeof(t->job_id), "%s", j->rec.id);
+        t->attempt = j->attempt;
+        t->len = protobuf_c_message_get_packed_size(&req.base);
+        t->req = cf_malloc(t->len ? t->len : 1);
+        protobuf_c_message_pack(&req.base, t->req);
+    }
+    *ntodo = j->nparts;
+    cf_free(eps);
+    cf_free(epp);
+    cf_free(slot_w);
+    j->deployed = 1;
+    return 0;
+}
+
+static void cancel_todo(struct cf_coord *c, struct job *j, struct rpc_todo **todo, int *ntodo)
+{
+    *todo = cf_calloc((size_t)j->nparts + 1, sizeof(**todo));
+    *ntodo = 0;
+    for (int p = 0; p < j->nparts; p++) {
+        int w = find_worker(c, j->parts[p].worker_id);
+        if (j->parts[p].state || w < 0) {
+            continue;
+        }
+        struct rpc_todo *t = &(*todo)[(*ntodo)++];
+        t->ch = c->workers[w].ch;
+        snprintf(t->worker_id, sizeof(t->worker_id), "%s", j->parts[p].worker_id);
+        snprintf(t->job_id, sizeof(t->job_id), "%s", j->rec.id);
+        t->attempt = j->attempt;
+    }
+    j->cancel_sent = 1;
+}
+
+/* Sends the prepared calls without the lock; a refused deployment fails the attempt. */
+static void run_todo(struct cf_coord *c, struct rpc_todo *todo, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct rpc_todo *t = &todo[i];
+        struct cf_err err;
+        cf_err_clear(&err);
+        char why[2400] = "";
+        if (t->deploy) {
+            struct cf_buf out;
+            cf_buf_init(&out);
+            int rc = cf_rpc_call(t->ch, CF_RPC_WORKER_DEPLOY_TASK, t->req, t->len, &out, 10000,
+                                 &err);
+            if (rc) {
+                snprintf(why, sizeof(why), "deploying to worker %s failed: %.1500s",
+                         t->worker_id, err.msg);
+            } else {
+                Cf__Ack *a = cf__ack__unpack(NULL, out.len, (const uint8_t *)out.data);
+                if (!a || !a->ok) {
+                    snprintf(why, sizeof(why), "worker %s refused the deployment: %.1500s",
+                             t->worker_id, a ? a->error : "malformed reply");
+                }
+                if (a) {
+                    cf__ack__free_unpacked(a, NULL);
+                }
+            }
+            cf_buf_destroy(&out);
+        } else {
+            Cf__CancelTaskRequest req = CF__CANCEL_TASK_REQUEST__INIT;
+            req.job_id = t->job_id;
+            req.attempt = t->attempt;
+            ProtobufCMessage *resp = NULL;
+            if (cf_rpc_call_pb(t->ch, CF_RPC_WORKER_CANCEL_TASK, &req.base, &cf__ack__descriptor,
+                               &resp, 5000, &err) != 0) {
+                cf_warn("job %s: cancel on worker %s failed: %s", t->job_id, t->worker_id,
+                        err.msg);
+            }
+            if (resp) {
+                protobuf_c_message_free_unpacked(resp, NULL);
+            }
+        }
+        cf_free(t->req);
+        if (!why[0]) {
+            continue;
+        }
+        cf_warn("job %s: %s", t->job_id, why);
+        pthread_mutex_lock(&c->lock);
+        struct job *j = live_job(c, t->job_id);
+        if (j && j->attempt == t->attempt) {
+            job_fail(j, "%s", why);
+            for (int p = 0; p < j->nparts; p++) {
+                if (!strcmp(j->parts[p].worker_id, t->worker_id)) {
+                    j->parts[p].state = CF_JOB_FAILED; /* nothing runs there */
+                }
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+/* One pass over the live jobs (lock held): completes, schedules or cancels; RPCs to make
+ * are returned in todo and sent by the caller without the lock. */
+static void advance_jobs(struct cf_coord *c, struct rpc_todo **todo, int *ntodo)
+{
+    struct job **pp = &c->live;
+    while (*pp && !*todo) {
+        struct job *j = *pp;
+        if (j->deployed) {
+            int all = 1;
+            for (int p = 0; p < j->nparts; p++) {
+                all &= j->parts[p].state != 0;
+            }
+            if (all) {
+                job_parts_done(c, j, pp);
+                continue; /* *pp is the next job, or j again waiting to restart */
+            }
+            if ((j->cancel_requested || j->failing) && !j->cancel_sent) {
+                cancel_todo(c, j, todo, ntodo);
+            }
+        } else if (j->cancel_requested) {
+            j->rec.end_time = cf_now_ms();
+            job_set_state(c, j, CF_JOB_CANCELED);
+            *pp = j->next;
+            job_free(j);
+            continue;
+        } else if (cf_monotonic_ms() >= j->not_before_ms && schedule(c, j, todo, ntodo) == 0) {
+            cf_info("job %s (%s): attempt %u deployed on %d workers", j->rec.id, j->rec.name,
+                    j->attempt, j->nparts);
+            job_set_state(c, j, CF_JOB_RUNNING);
+        }
+        pp = &(*pp)->next;
+    }
+}
+
+static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
+                      struct cf_err *err)
+{
+    struct cf_coord *c = arg;
+    Cf__TaskStateReport *r = NULL;
+    int rc = cf_rpc_pb_unpack(&cf__task_state_report__descriptor, req, len,
+                              (ProtobufCMessage **)&r, err);
+    if (rc) {
+        return rc;
+    }
+    int state = r->state == CF__TASK_STATE__TASK_STATE_FINISHED   ? CF_JOB_FINISHED
+                : r->state == CF__TASK_STATE__TASK_STATE_CANCELED ? CF_JOB_CANCELED
+                : r->state == CF__TASK_STATE__TASK_STATE_FAILED   ? CF_JOB_FAILED
+                                                                  : 0;
+    pthread_mutex_lock(&c->lock);
+    struct job *j = live_job(c, r->job_id);
+    if (j && j->attempt == r->attempt && state) {
+        for (int p = 0; p < j->nparts; p++) {
+            if (!strcmp(j->parts[p].worker_id, r->worker_id) && !j->parts[p].state) {
+                j->parts[p].state = state;
+            }
+        }
+        if (state == CF_JOB_FAILED) {
+            job_fail(j, "%s", r->failure[0] ? r->failure : "a task failed");
+        }
+        pthread_cond_broadcast(&c->stop_cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+    Cf__Ack a = CF__ACK__INIT;
+    a.ok = 1;
+    cf_rpc_pb_pack(&a.base, resp);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return 0;
+}
+
 /* ---- failure detection ---- */
 
 static void *monitor_main(void *arg)
@@ -141,10 +539,30 @@ static void *monitor_main(void *arg)
             if (now - w->last_heartbeat_ms > c->opts.heartbeat_timeout_ms) {
                 cf_warn("worker %s (%s) lost: no heartbeat for %lld ms; its %d slots are gone",
                         w->id, w->host, (long long)(now - w->last_heartbeat_ms), w->slots);
+                for (struct job *j = c->live; j; j = j->next) {
+                    for (int p = 0; p < j->nparts; p++) {
+                        if (!strcmp(j->parts[p].worker_id, w->id) && !j->parts[p].state) {
+                            j->parts[p].state = CF_JOB_FAILED;
+                            job_fail(j, "worker %s (%s) lost: no heartbeat for %lld ms", w->id,
+                                     w->host, (long long)(now - w->last_heartbeat_ms));
+                        }
+                    }
+                }
+                cf_rpc_channel_destroy(w->ch);
                 c->workers[i] = c->workers[--c->nworkers];
             } else {
                 i++;
             }
+        }
+        struct rpc_todo *todo = NULL;
+        int ntodo = 0;
+        advance_jobs(c, &todo, &ntodo);
+        if (todo) {
+            pthread_mutex_unlock(&c->lock);
+            run_todo(c, todo, ntodo);
+            cf_free(todo);
+            pthread_mutex_lock(&c->lock);
+            continue; /* look again at once: more may be due */
         }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -326,6 +744,17 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
     const char *jid = cf_http_req_param(req, "jid");
     struct cf_job_record rec;
     pthread_mutex_lock(&c->lock);
+    struct job *live = live_job(c, jid ? jid : "");
+    if (live && live->plan) {
+        struct cf_job_view v = {.id = live->rec.id, .name = live->rec.name,
+                                .state = live->rec.state, .start_time = live->rec.start_time,
+                                .end_time = -1, .now = cf_now_ms(), .plan = live->plan};
+        memcpy(v.state_since, live->state_since, sizeof(v.state_since));
+        cJSON *body = cf_rest_job_details(&v);
+        pthread_mutex_unlock(&c->lock);
+        cf_http_resp_json(resp, 200, body);
+        return;
+    }
     int rc = cf_jobstore_get(c->jobs, jid ? jid : "", &rec);
     pthread_mutex_unlock(&c->lock);
     if (rc) {
@@ -340,6 +769,135 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
                             .now = cf_now_ms()};
     cf_http_resp_json(resp, 200, cf_rest_job_details(&v));
     cf_job_record_clear(&rec);
+}
+
+
+/* POST /jobs: body = a job spec; ?parallelism=N. Validated here (400 with every problem),
+ * scheduled and deployed by the monitor thread. */
+static void h_submit(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    struct cf_coord *c = arg;
+    size_t len;
+    const char *body = cf_http_req_body(req, &len);
+    int parallelism = 0;
+    const char *p = cf_http_req_query(req, "parallelism");
+    if (p && *p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (*end || v < 1 || v > 4096) {
+            cf_http_resp_error(resp, 400, "parallelism: must be an integer between 1 and 4096");
+            return;
+        }
+        parallelism = (int)v;
+    }
+    const char *sp = cf_http_req_query(req, "savepointPath");
+    if (sp && *sp) {
+        cf_http_resp_error(resp, 400,
+                           "savepointPath: resuming from savepoints is not supported yet");
+        return;
+    }
+    struct cf_err err;
+    cf_err_clear(&err);
+    char *text = cf_strndup(body, len);
+    struct cf_plan *plan = plan_spec(text, parallelism, &err);
+    if (!plan) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *arr = cJSON_AddArrayToObject(o, "errors");
+        for (char *line = strtok(err.msg, "\n"); line; line = strtok(NULL, "\n")) {
+            cJSON_AddItemToArray(arr, cJSON_CreateString(line));
+        }
+        cf_http_resp_json(resp, 400, o);
+        cf_free(text);
+        return;
+    }
+    struct job *j = cf_new(struct job);
+    cf_id_new(j->rec.id);
+    j->rec.name = cf_strdup(plan->spec->name);
+    j->rec.spec = text;
+    j->rec.parallelism = parallelism;
+    j->rec.start_time = cf_now_ms();
+    j->rec.end_time = -1;
+    j->plan = plan;
+    j->nslots = cf_plan_slots(plan);
+    j->attempt = 1;
+    pthread_mutex_lock(&c->lock);
+    job_set_state(c, j, CF_JOB_CREATED);
+    j->next = c->live;
+    c->live = j;
+    pthread_cond_broadcast(&c->stop_cond);
+    pthread_mutex_unlock(&c->lock);
+    cf_info("job %s (%s) submitted: %d slots", j->rec.id, j->rec.name, j->nslots);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jobid", j->rec.id);
+    cf_http_resp_json(resp, 202, o);
+}
+
+/* PATCH /jobs/:jid?mode=cancel */
+static void h_cancel(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    struct cf_coord *c = arg;
+    const char *jid = cf_http_req_param(req, "jid");
+    const char *mode = cf_http_req_query(req, "mode");
+    if (mode && strcmp(mode, "cancel") != 0) {
+        cf_http_resp_error(resp, 400, "mode '%s' is not supported (use mode=cancel)", mode);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    struct job *j = live_job(c, jid ? jid : "");
+    int known = j != NULL;
+    if (j && !j->cancel_requested) {
+        j->cancel_requested = 1;
+        job_set_state(c, j, CF_JOB_CANCELLING);
+        pthread_cond_broadcast(&c->stop_cond);
+    }
+    struct cf_job_record rec;
+    int stored = !known && cf_jobstore_get(c->jobs, jid ? jid : "", &rec) == 0;
+    pthread_mutex_unlock(&c->lock);
+    if (known) {
+        cf_http_resp_json(resp, 202, cJSON_CreateObject());
+    } else if (stored) {
+        cf_http_resp_error(resp, 409, "job %s is already %s", rec.id,
+                           cf_job_state_name(rec.state));
+        cf_job_record_clear(&rec);
+    } else {
+        cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");
+    }
+}
+
+/* Loads jobs that had not ended when the coordinator stopped: they restart from scratch
+ * once workers register (recovery from checkpoints is issue [4]). */
+static int resume_job(void *arg, const struct cf_job_record *rec)
+{
+    struct cf_coord *c = arg;
+    if (cf_job_state_terminal(rec->state)) {
+        return 0;
+    }
+    struct cf_err err;
+    cf_err_clear(&err);
+    struct cf_plan *plan = plan_spec(rec->spec ? rec->spec : "", rec->parallelism, &err);
+    struct job *j = cf_new(struct job);
+    j->rec = *rec;
+    j->rec.name = cf_strdup(rec->name ? rec->name : "");
+    j->rec.spec = cf_strdup(rec->spec ? rec->spec : "");
+    j->rec.failure = rec->failure ? cf_strdup(rec->failure) : NULL;
+    j->rec.restore_path = rec->restore_path ? cf_strdup(rec->restore_path) : NULL;
+    j->attempt = (unsigned)rec->restarts + 2;
+    j->rec.restarts = rec->restarts + 1;
+    j->next = c->live;
+    c->live = j;
+    if (!plan) {
+        j->rec.end_time = cf_now_ms();
+        cf_free(j->rec.failure);
+        j->rec.failure = cf_strdup(err.msg);
+        j->plan = NULL;
+        j->cancel_requested = 0;
+        return 0;
+    }
+    j->plan = plan;
+    j->nslots = cf_plan_slots(plan);
+    cf_info("job %s (%s) was %s when the coordinator stopped: restarting it", j->rec.id,
+            j->rec.name, cf_job_state_name(rec->state));
+    return 0;
 }
 
 /* ---- lifecycle ---- */
@@ -362,6 +920,18 @@ struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err 
         cf_coord_stop(c);
         return NULL;
     }
+    cf_jobstore_each(c->jobs, resume_job, c);
+    for (struct job **pp = &c->live; *pp;) {
+        struct job *j = *pp;
+        if (j->plan) {
+            job_set_state(c, j, CF_JOB_RESTARTING);
+            pp = &j->next;
+            continue;
+        }
+        job_set_state(c, j, CF_JOB_FAILED); /* its spec no longer plans with this version */
+        *pp = j->next;
+        job_free(j);
+    }
     c->rpc = cf_rpc_server_create(opts->bind, opts->rpc_port, err);
     if (!c->rpc) {
         cf_coord_stop(c);
@@ -369,6 +939,7 @@ struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err 
     }
     cf_rpc_server_handle(c->rpc, CF_RPC_COORDINATOR_REGISTER_WORKER, rpc_register, c);
     cf_rpc_server_handle(c->rpc, CF_RPC_COORDINATOR_HEARTBEAT, rpc_heartbeat, c);
+    cf_rpc_server_handle(c->rpc, CF_RPC_COORDINATOR_REPORT_TASK_STATE, rpc_report, c);
     c->http = cf_http_server_create(opts->bind, opts->rest_port, err);
     if (!c->http) {
         cf_coord_stop(c);
@@ -381,6 +952,8 @@ struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err 
     cf_http_route(c->http, "GET", "/jobs", h_jobs, c);
     cf_http_route(c->http, "GET", "/jobs/overview", h_jobs_overview, c);
     cf_http_route(c->http, "GET", "/jobs/:jid", h_job, c);
+    cf_http_route(c->http, "POST", "/jobs", h_submit, c);
+    cf_http_route(c->http, "PATCH", "/jobs/:jid", h_cancel, c);
     if (cf_rpc_server_start(c->rpc) != 0 || cf_http_server_start(c->http) != 0) {
         cf_err_set(err, CF_EFAILED, "cannot start the RPC or HTTP server");
         cf_coord_stop(c);
@@ -416,7 +989,15 @@ void cf_coord_stop(struct cf_coord *c)
     }
     cf_http_server_destroy(c->http);
     cf_rpc_server_destroy(c->rpc);
+    while (c->live) {
+        struct job *j = c->live;
+        c->live = j->next;
+        job_free(j);
+    }
     cf_jobstore_close(c->jobs);
+    for (int i = 0; i < c->nworkers; i++) {
+        cf_rpc_channel_destroy(c->workers[i].ch);
+    }
     cf_free(c->workers);
     pthread_cond_destroy(&c->stop_cond);
     pthread_mutex_destroy(&c->lock);

@@ -16,6 +16,7 @@
 #include "common/base/log.h"
 #include "common/rpc/rpc.h"
 #include "worker/dataplane.h"
+#include "worker/jobs.h"
 #include "worker/membership.h"
 
 static volatile sig_atomic_t g_stop;
@@ -24,6 +25,11 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+static void on_coordinator_lost(void *arg)
+{
+    cf_worker_jobs_cancel_all(arg);
 }
 
 static int usage(void)
@@ -113,7 +119,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct cf_rpc_server *rpc = cf_rpc_server_create(bind, rpc_port, &err);
-    if (!rpc || cf_rpc_server_start(rpc) != 0) {
+    if (!rpc) {
         fprintf(stderr, "cf-worker: rpc: %s\n", err.msg);
         cf_dataplane_destroy(dp);
         return 1;
@@ -122,15 +128,30 @@ int main(int argc, char **argv)
     cf_id_new(id);
     char worker_id[80];
     snprintf(worker_id, sizeof(worker_id), "%s:%d-%.8s", advertise, cf_rpc_server_port(rpc), id);
+    struct cf_worker_jobs *jobs = cf_worker_jobs_create(dp, worker_id, coordinator, &err);
+    if (!jobs) {
+        fprintf(stderr, "cf-worker: %s\n", err.msg);
+        cf_rpc_server_destroy(rpc);
+        cf_dataplane_destroy(dp);
+        return 1;
+    }
+    cf_worker_jobs_serve(jobs, rpc);
+    if (cf_rpc_server_start(rpc) != 0) {
+        fprintf(stderr, "cf-worker: cannot start the RPC server\n");
+        return 1;
+    }
     struct cf_member_opts mo = {.coordinator = coordinator,
                                 .worker_id = worker_id,
                                 .host = advertise,
                                 .data_port = cf_dataplane_port(dp),
                                 .rpc_port = cf_rpc_server_port(rpc),
-                                .slots = slots};
+                                .slots = slots,
+                                .on_lost = on_coordinator_lost,
+                                .arg = jobs};
     struct cf_member *m = cf_member_start(&mo, &err);
     if (!m) {
         fprintf(stderr, "cf-worker: %s\n", err.msg);
+        cf_worker_jobs_destroy(jobs);
         cf_rpc_server_destroy(rpc);
         cf_dataplane_destroy(dp);
         return 1;
@@ -148,6 +169,7 @@ int main(int argc, char **argv)
     cf_info("stopping");
     cf_member_stop(m);
     cf_rpc_server_destroy(rpc);
+    cf_worker_jobs_destroy(jobs);
     cf_dataplane_destroy(dp);
     return 0;
 }

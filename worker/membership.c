@@ -136,6 +136,9 @@ static void *member_main(void *arg)
             break;
         }
         set_registered(m, 0);
+        if (m->opts.on_lost) {
+            m->opts.on_lost(m->opts.arg);
+        }
     }
     return NULL;
 }

@@ -16,6 +16,10 @@ struct cf_member_opts {
     int data_port;
     int rpc_port;
     int slots;
+    /* Called (on the membership thread) when the coordinator is lost or forgot this
+     * worker: its jobs will be redeployed, so running attempts must stop. May be NULL. */
+    void (*on_lost)(void *arg);
+    void *arg;
 };
 
 struct cf_member;

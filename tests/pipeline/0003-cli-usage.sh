@@ -13,5 +13,5 @@ grep -qF "unknown option '--bogus'" "$T/stderr" || fail "unknown option"
 expect_exit 0 "$CFCTL" --help
 grep -qF "usage: cfctl" "$T/stdout" || fail "help text"
 expect_exit 2 "$CFCTL" run job.json
-grep -qF "needs a coordinator" "$T/stderr" || fail "cluster command message"
+grep -qF "cannot read job spec" "$T/stderr" || fail "run of a missing spec"
 pass "cfctl usage"

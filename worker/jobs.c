@@ -1,0 +1,330 @@
+#include "jobs.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/base/log.h"
+#include "common/base/mem.h"
+#include "common/base/timeutil.h"
+#include "common/rpc/rpc.h"
+#include "dataplane.h"
+#include "proto/creekflow.pb-c.h"
+#include "runtime.h"
+
+/* Worker-wide marker for "every subtask of this attempt on this worker" in task messages. */
+#define ALL_SUBTASKS 0xffffffffu
+
+struct attempt {
+    char job_id[40];
+    unsigned attempt;
+    struct cf_plan *plan;
+    struct cf_runtime *rt;
+    struct attempt *next;
+};
+
+struct cf_worker_jobs {
+    struct cf_dataplane *dp;
+    char *worker_id;
+    struct cf_rpc_channel *coord;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct attempt *attempts;
+    int stopping;
+    pthread_t watcher;
+};
+
+static const int task_state_of[] = {
+    [CF_JOB_FINISHED] = CF__TASK_STATE__TASK_STATE_FINISHED,
+    [CF_JOB_CANCELED] = CF__TASK_STATE__TASK_STATE_CANCELED,
+    [CF_JOB_FAILED] = CF__TASK_STATE__TASK_STATE_FAILED,
+};
+
+static void report(struct cf_worker_jobs *wj, struct attempt *a, int state)
+{
+    Cf__TaskStateReport r = CF__TASK_STATE_REPORT__INIT;
+    r.job_id = a->job_id;
+    r.attempt = a->attempt;
+    r.vertex = ALL_SUBTASKS;
+    r.subtask = ALL_SUBTASKS;
+    r.state = (Cf__TaskState)task_state_of[state];
+    r.failure = (char *)cf_runtime_failure(a->rt);
+    r.worker_id = wj->worker_id;
+    r.timestamp_ms = cf_now_ms();
+    for (int tries = 0; tries < 5; tries++) {
+        struct cf_err err;
+        cf_err_clear(&err);
+        ProtobufCMessage *ack = NULL;
+        int rc = cf_rpc_call_pb(wj->coord, CF_RPC_COORDINATOR_REPORT_TASK_STATE, &r.base,
+                                &cf__ack__descriptor, &ack, 5000, &err);
+        if (rc == 0) {
+            protobuf_c_message_free_unpacked(ack, NULL);
+            return;
+        }
+        cf_warn("job %s: cannot report %s to the coordinator: %s", a->job_id,
+                cf_job_state_name(state), err.msg);
+        struct timespec ts = {0, 200 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Reports and frees attempts that ended. */
+static void *watch_main(void *arg)
+{
+    struct cf_worker_jobs *wj = arg;
+    cf_log_ctx_set("worker");
+    pthread_mutex_lock(&wj->lock);
+    while (!wj->stopping) {
+        struct attempt **pp = &wj->attempts;
+        while (*pp) {
+            struct attempt *a = *pp;
+            int state = cf_runtime_state(a->rt);
+            if (!cf_job_state_terminal(state)) {
+                pp = &a->next;
+                continue;
+            }
+            *pp = a->next;
+            pthread_mutex_unlock(&wj->lock);
+            cf_info("job %s attempt %u: %s here", a->job_id, a->attempt, cf_job_state_name(state));
+            report(wj, a, state);
+            cf_runtime_destroy(a->rt);
+            cf_plan_destroy(a->plan);
+            cf_free(a);
+            pthread_mutex_lock(&wj->lock);
+            pp = &wj->attempts;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&wj->cond, &wj->lock, &ts);
+    }
+    pthread_mutex_unlock(&wj->lock);
+    return NULL;
+}
+
+/* Data-plane channel failures fail the attempt named by the key "<job>/<attempt>/...". */
+static void on_channel_failure(void *arg, const char *key, int is_input, const char *peer,
+                               const char *reason)
+{
+    struct cf_worker_jobs *wj = arg;
+    pthread_mutex_lock(&wj->lock);
+    for (struct attempt *a = wj->attempts; a; a = a->next) {
+        size_t n = strlen(a->job_id);
+        if (strncmp(key, a->job_id, n) == 0 && key[n] == '/') {
+            char why[512];
+            snprintf(why, sizeof(why), "data channel %s %s %s failed: %s", key,
+                     is_input ? "from" : "to", peer, reason);
+            cf_runtime_fail(a->rt, why);
+        }
+    }
+    pthread_mutex_unlock(&wj->lock);
+}
+
+static int ack(struct cf_buf *resp, int ok, const char *error)
+{
+    Cf__Ack a = CF__ACK__INIT;
+    a.ok = ok;
+    a.error = (char *)(error ? error : "");
+    cf_rpc_pb_pack(&a.base, resp);
+    return 0;
+}
+
+static int rpc_deploy(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
+                      struct cf_err *err)
+{
+    struct cf_worker_jobs *wj = arg;
+    Cf__DeployTaskRequest *r = NULL;
+    int rc = cf_rpc_pb_unpack(&cf__deploy_task_request__descriptor, req, len,
+                              (ProtobufCMessage **)&r, err);
+    if (rc) {
+        return rc;
+    }
+    struct cf_err e;
+    cf_err_clear(&e);
+    struct cf_spec *spec = NULL;
+    struct cf_plan *plan = NULL;
+    rc = cf_spec_parse(r->job_spec_json, strlen(r->job_spec_json), &spec, &e);
+    if (rc == 0) {
+        rc = cf_plan_build(spec, (int)r->parallelism_override, &plan, &e);
+    }
+    int nslots = plan ? cf_plan_slots(plan) : 0;
+    if (rc == 0 && (int)r->n_outputs != nslots) {
+        rc = cf_err_set(&e, CF_EINVAL, "placement lists %zu slots, the job needs %d", r->n_outputs,
+                        nslots);
+    }
+    /* The placement: outputs[s] is the worker running slot s; workers numbered by first
+     * appearance. */
+    int *slot_worker = cf_calloc((size_t)nslots + 1, sizeof(int));
+    const char **hosts = cf_calloc((size_t)nslots + 1, sizeof(char *));
+    const char **ids = cf_calloc((size_t)nslots + 1, sizeof(char *));
+    int *ports = cf_calloc((size_t)nslots + 1, sizeof(int));
+    int nworkers = 0, self = -1;
+    for (int s = 0; rc == 0 && s < nslots; s++) {
+        const Cf__ChannelEndpoint *ep = r->outputs[s];
+        int w = 0;
+        while (w < nworkers && strcmp(ids[w], ep->worker_id) != 0) {
+            w++;
+        }
+        if (w == nworkers) {
+            ids[w] = ep->worker_id;
+            hosts[w] = ep->host;
+            ports[w] = (int)ep->data_port;
+            nworkers++;
+        }
+        slot_worker[ep->subtask < (uint32_t)nslots ? ep->subtask : 0] = w;
+        if (strcmp(ep->worker_id, wj->worker_id) == 0) {
+            self = w;
+        }
+    }
+    if (rc == 0 && self < 0) {
+        rc = cf_err_set(&e, CF_EINVAL, "no slot of this job is placed on worker %s", wj->worker_id);
+    }
+    struct cf_runtime *rt = NULL;
+    if (rc == 0) {
+        struct cf_runtime_placement pl = {.self = self,
+                                          .nworkers = nworkers,
+                                          .slot_worker = slot_worker,
+                                          .hosts = hosts,
+                                          .data_ports = ports,
+                                          .attempt = (int)r->attempt,
+                                          .dp = wj->dp};
+        rt = cf_runtime_create_placed(plan, r->job_id, &pl, &e);
+        rc = rt ? cf_runtime_start(rt, &e) : CF_EIO;
+    }
+    cf_free(slot_worker);
+    cf_free(hosts);
+    cf_free(ids);
+    cf_free(ports);
+    if (rc) {
+        cf_warn("job %s: deploy refused: %s", r->job_id, e.msg);
+        cf_runtime_destroy(rt);
+        cf_plan_destroy(plan);
+        ack(resp, 0, e.msg);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return 0;
+    }
+    struct attempt *a = cf_new(struct attempt);
+    snprintf(a->job_id, sizeof(a->job_id), "%s", r->job_id);
+    a->attempt = r->attempt;
+    a->plan = plan;
+    a->rt = rt;
+    pthread_mutex_lock(&wj->lock);
+    a->next = wj->attempts;
+    wj->attempts = a;
+    pthread_mutex_unlock(&wj->lock);
+    cf_info("job %s attempt %u: deployed %d of %d slots here", r->job_id, r->attempt, 0 + nslots,
+            nslots);
+    ack(resp, 1, NULL);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return 0;
+}
+
+static int rpc_cancel(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
+                      struct cf_err *err)
+{
+    struct cf_worker_jobs *wj = arg;
+    Cf__CancelTaskRequest *r = NULL;
+    int rc = cf_rpc_pb_unpack(&cf__cancel_task_request__descriptor, req, len,
+                              (ProtobufCMessage **)&r, err);
+    if (rc) {
+        return rc;
+    }
+    int found = 0;
+    pthread_mutex_lock(&wj->lock);
+    for (struct attempt *a = wj->attempts; a; a = a->next) {
+        if (strcmp(a->job_id, r->job_id) == 0 && (r->attempt == 0 || a->attempt == r->attempt)) {
+            cf_runtime_cancel(a->rt);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&wj->lock);
+    ack(resp, 1, found ? NULL : "no such attempt here (already ended)");
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return 0;
+}
+
+struct cf_worker_jobs *cf_worker_jobs_create(struct cf_dataplane *dp, const char *worker_id,
+                                             const char *coordinator, struct cf_err *err)
+{
+    struct cf_worker_jobs *wj = cf_new(struct cf_worker_jobs);
+    wj->dp = dp;
+    wj->worker_id = cf_strdup(worker_id);
+    wj->coord = cf_rpc_channel_create(coordinator);
+    pthread_mutex_init(&wj->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&wj->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (!wj->coord || pthread_create(&wj->watcher, NULL, watch_main, wj) != 0) {
+        cf_err_set(err, CF_EFAILED, "cannot start the job manager");
+        cf_rpc_channel_destroy(wj->coord);
+        cf_free(wj->worker_id);
+        cf_free(wj);
+        return NULL;
+    }
+    cf_dataplane_set_failure_hook(dp, on_channel_failure, wj);
+    return wj;
+}
+
+void cf_worker_jobs_serve(struct cf_worker_jobs *wj, struct cf_rpc_server *rpc)
+{
+    cf_rpc_server_handle(rpc, CF_RPC_WORKER_DEPLOY_TASK, rpc_deploy, wj);
+    cf_rpc_server_handle(rpc, CF_RPC_WORKER_CANCEL_TASK, rpc_cancel, wj);
+}
+
+void cf_worker_jobs_cancel_all(struct cf_worker_jobs *wj)
+{
+    pthread_mutex_lock(&wj->lock);
+    for (struct attempt *a = wj->attempts; a; a = a->next) {
+        cf_runtime_cancel(a->rt);
+    }
+    pthread_mutex_unlock(&wj->lock);
+}
+
+int cf_worker_jobs_running(struct cf_worker_jobs *wj)
+{
+    int n = 0;
+    pthread_mutex_lock(&wj->lock);
+    for (struct attempt *a = wj->attempts; a; a = a->next) {
+        n++;
+    }
+    pthread_mutex_unlock(&wj->lock);
+    return n;
+}
+
+void cf_worker_jobs_destroy(struct cf_worker_jobs *wj)
+{
+    if (!wj) {
+        return;
+    }
+    cf_worker_jobs_cancel_all(wj);
+    /* Let the watcher report the cancellations, then stop it. */
+    for (int i = 0; i < 50 && cf_worker_jobs_running(wj) > 0; i++) {
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&wj->lock);
+    wj->stopping = 1;
+    pthread_cond_broadcast(&wj->cond);
+    pthread_mutex_unlock(&wj->lock);
+    pthread_join(wj->watcher, NULL);
+    cf_dataplane_set_failure_hook(wj->dp, NULL, NULL);
+    while (wj->attempts) {
+        struct attempt *a = wj->attempts;
+        wj->attempts = a->next;
+        cf_runtime_destroy(a->rt);
+        cf_plan_destroy(a->plan);
+        cf_free(a);
+    }
+    cf_rpc_channel_destroy(wj->coord);
+    pthread_cond_destroy(&wj->cond);
+    pthread_mutex_destroy(&wj->lock);
+    cf_free(wj->worker_id);
+    cf_free(wj);
+}
