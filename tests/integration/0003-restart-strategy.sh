@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# restart: fixed_delay. A job spread over two workers loses one: its attempt fails, and it
+# restarts from scratch on the slots that remain (RESTARTING, then RUNNING again with a new
+# attempt); then it is canceled. (With strategy none the loss ends the job FAILED: 0002.)
+source "$(dirname "$0")/lib.sh"
+CFCTL=$BIN/cfctl
+start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
+start_worker w1 2; w1=$WORKER_PID
+start_worker w2 2
+wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+cat >"$T/job.json" <<JOB
+{"name": "resilient", "parallelism": 2,
+ "restart": {"strategy": "fixed_delay", "attempts": 2, "delay": "500ms"},
+ "operators": [
+  {"id": "clicks", "type": "source.datagen", "rate": 500},
+  {"id": "out", "type": "sink.file", "path": "$T/out"}
+]}
+JOB
+"$CFCTL" -m "$REST" run "$T/job.json" >"$T/run.out" 2>&1 || fail "run: $(cat "$T/run.out")"
+jid=$(grep -o 'JobID [0-9a-f]*' "$T/run.out" | cut -d' ' -f2)
+wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "not RUNNING"
+grep -q "deployed on 2 workers" "$T/coord.err" || fail "the job should use both workers"
+kill -9 "$w1"
+wait_for 10 grep -q "restarting (attempt 2)" "$T/coord.err" || fail "no restart"
+wait_for 10 grep -q "attempt 2 deployed on 1 workers" "$T/coord.err" || fail "not redeployed on the remaining worker"
+wait_for 5 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "not RUNNING after the restart"
+"$CFCTL" -m "$REST" cancel "$jid" >/dev/null 2>&1 || fail "cancel after restart"
+[ "$(json "$REST/jobs/$jid" 'd["state"]')" = CANCELED ] || fail "not CANCELED"
+pass "fixed_delay restart on the remaining slots"
