@@ -36,8 +36,8 @@ struct worker {
 /* One worker's part of a job attempt. */
 struct part {
     char worker_id[128];
-    int slots;  /* the job's slots on that worker */
-    int state;  /* 0 while running, else its final enum cf_job_state */
+    int slots; /* the job's slots on that worker */
+    int state; /* 0 while running, else its final enum cf_job_state */
 };
 
 /* A job that has not ended: scheduled, running, canceling or waiting to restart. */
@@ -167,7 +167,6 @@ static int rpc_heartbeat(void *arg, const uint8_t *req, size_t len, struct cf_bu
     return 0;
 }
 
-
 /* ---- jobs (state under c->lock; RPCs to workers only from the monitor thread) ---- */
 
 static struct job *live_job(struct cf_coord *c, const char *id)
@@ -245,8 +244,7 @@ static int may_restart(struct job *j)
             j->restart_delay_ms = spec->restart.max_delay;
         }
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -407,11 +405,11 @@ static void run_todo(struct cf_coord *c, struct rpc_todo *todo, int n)
         if (t->deploy) {
             struct cf_buf out;
             cf_buf_init(&out);
-            int rc = cf_rpc_call(t->ch, CF_RPC_WORKER_DEPLOY_TASK, t->req, t->len, &out, 10000,
-                                 &err);
+            int rc =
+                cf_rpc_call(t->ch, CF_RPC_WORKER_DEPLOY_TASK, t->req, t->len, &out, 10000, &err);
             if (rc) {
-                snprintf(why, sizeof(why), "deploying to worker %s failed: %.1500s",
-                         t->worker_id, err.msg);
+                snprintf(why, sizeof(why), "deploying to worker %s failed: %.1500s", t->worker_id,
+                         err.msg);
             } else {
                 Cf__Ack *a = cf__ack__unpack(NULL, out.len, (const uint8_t *)out.data);
                 if (!a || !a->ok) {
@@ -430,8 +428,7 @@ static void run_todo(struct cf_coord *c, struct rpc_todo *todo, int n)
             ProtobufCMessage *resp = NULL;
             if (cf_rpc_call_pb(t->ch, CF_RPC_WORKER_CANCEL_TASK, &req.base, &cf__ack__descriptor,
                                &resp, 5000, &err) != 0) {
-                cf_warn("job %s: cancel on worker %s failed: %s", t->job_id, t->worker_id,
-                        err.msg);
+                cf_warn("job %s: cancel on worker %s failed: %s", t->job_id, t->worker_id, err.msg);
             }
             if (resp) {
                 protobuf_c_message_free_unpacked(resp, NULL);
@@ -495,8 +492,8 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
 {
     struct cf_coord *c = arg;
     Cf__TaskStateReport *r = NULL;
-    int rc = cf_rpc_pb_unpack(&cf__task_state_report__descriptor, req, len,
-                              (ProtobufCMessage **)&r, err);
+    int rc = cf_rpc_pb_unpack(&cf__task_state_report__descriptor, req, len, (ProtobufCMessage **)&r,
+                              err);
     if (rc) {
         return rc;
     }
@@ -746,9 +743,13 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
     pthread_mutex_lock(&c->lock);
     struct job *live = live_job(c, jid ? jid : "");
     if (live && live->plan) {
-        struct cf_job_view v = {.id = live->rec.id, .name = live->rec.name,
-                                .state = live->rec.state, .start_time = live->rec.start_time,
-                                .end_time = -1, .now = cf_now_ms(), .plan = live->plan};
+        struct cf_job_view v = {.id = live->rec.id,
+                                .name = live->rec.name,
+                                .state = live->rec.state,
+                                .start_time = live->rec.start_time,
+                                .end_time = -1,
+                                .now = cf_now_ms(),
+                                .plan = live->plan};
         memcpy(v.state_since, live->state_since, sizeof(v.state_since));
         cJSON *body = cf_rest_job_details(&v);
         pthread_mutex_unlock(&c->lock);
@@ -770,7 +771,6 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
     cf_http_resp_json(resp, 200, cf_rest_job_details(&v));
     cf_job_record_clear(&rec);
 }
-
 
 /* POST /jobs: body = a job spec; ?parallelism=N. Validated here (400 with every problem),
  * scheduled and deployed by the monitor thread. */
@@ -856,8 +856,7 @@ static void h_cancel(void *arg, struct cf_http_req *req, struct cf_http_resp *re
     if (known) {
         cf_http_resp_json(resp, 202, cJSON_CreateObject());
     } else if (stored) {
-        cf_http_resp_error(resp, 409, "job %s is already %s", rec.id,
-                           cf_job_state_name(rec.state));
+        cf_http_resp_error(resp, 409, "job %s is already %s", rec.id, cf_job_state_name(rec.state));
         cf_job_record_clear(&rec);
     } else {
         cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");

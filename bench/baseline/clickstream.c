@@ -55,7 +55,8 @@ static void user_add(struct group *g, struct str u)
         char **nu = calloc(ncap, sizeof(char *));
         for (size_t i = 0; i < g->cap; i++) {
             if (g->users[i]) {
-                size_t j = hash_bytes(g->users[i], strlen(g->users[i]), 14695981039346656037ULL) & (ncap - 1);
+                size_t j = hash_bytes(g->users[i], strlen(g->users[i]), 14695981039346656037ULL) &
+                           (ncap - 1);
                 while (nu[j]) {
                     j = (j + 1) & (ncap - 1);
                 }
@@ -96,8 +97,8 @@ static struct group *lookup(int64_t window, struct str k1, struct str k2)
             struct group *e = table[i];
             while (e) {
                 struct group *next = e->next;
-                uint64_t eh = hash_bytes(e->k1, strlen(e->k1),
-                                         14695981039346656037ULL ^ (uint64_t)e->window);
+                uint64_t eh =
+                    hash_bytes(e->k1, strlen(e->k1), 14695981039346656037ULL ^ (uint64_t)e->window);
                 eh = hash_bytes(e->k2, strlen(e->k2), eh);
                 e->next = nt[eh & (ncap - 1)];
                 nt[eh & (ncap - 1)] = e;
@@ -152,9 +153,8 @@ static void iso(int64_t ms, char *out)
     unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
-    sprintf(out, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-            (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
-            (int)(rem % 1000));
+    sprintf(out, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d, (int)(rem / 3600000),
+            (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
 }
 
 /* Folds one line [p, le) into the groups. */
@@ -200,8 +200,7 @@ static void process_line(const char *p, const char *le, int by_user)
     if (ts.n) {
         int64_t t = parse_iso(ts);
         int64_t w = t - (t % WINDOW_MS + WINDOW_MS) % WINDOW_MS;
-        struct group *g = by_user ? lookup(w, user, (struct str){"", 0})
-                                  : lookup(w, type, country);
+        struct group *g = by_user ? lookup(w, user, (struct str){"", 0}) : lookup(w, type, country);
         g->count++;
         g->sum += dur;
         if (!by_user) {
