@@ -33,6 +33,13 @@ struct worker {
     struct cf_rpc_channel *ch; /* to its Worker service; used by the monitor thread */
 };
 
+/* Counters of one vertex's subtasks on one worker, from its heartbeats. */
+struct vmetric {
+    char worker_id[128];
+    int vertex;
+    uint64_t records_in, records_out, backpressured_ms;
+};
+
 /* One worker's part of a job attempt. */
 struct part {
     char worker_id[128];
@@ -56,6 +63,8 @@ struct job {
     int64_t not_before_ms; /* restart delay (monotonic) */
     int64_t restart_delay_ms;
     int64_t state_since[CF_JOB__COUNT];
+    struct vmetric *metrics; /* the latest counters per (worker, vertex) of this attempt */
+    int nmetrics, cap_metrics;
     struct job *next;
 };
 
@@ -144,6 +153,8 @@ static int rpc_register(void *arg, const uint8_t *req, size_t len, struct cf_buf
     return 0;
 }
 
+static void record_metric(struct cf_coord *c, const char *worker_id, const Cf__TaskMetrics *m);
+
 static int rpc_heartbeat(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
                          struct cf_err *err)
 {
@@ -160,6 +171,9 @@ static int rpc_heartbeat(void *arg, const uint8_t *req, size_t len, struct cf_bu
     if (i >= 0) {
         c->workers[i].last_heartbeat_ms = cf_monotonic_ms();
         out.known = 1;
+        for (size_t k = 0; k < r->n_metrics; k++) {
+            record_metric(c, r->worker_id, r->metrics[k]);
+        }
     }
     pthread_mutex_unlock(&c->lock);
     cf_rpc_pb_pack(&out.base, resp);
@@ -192,6 +206,7 @@ static void job_set_state(struct cf_coord *c, struct job *j, int state)
 
 static void job_free(struct job *j)
 {
+    cf_free(j->metrics);
     cf_plan_destroy(j->plan);
     cf_free(j->slot_worker);
     cf_free(j->parts);
@@ -259,6 +274,7 @@ static void job_parts_done(struct cf_coord *c, struct job *j, struct job **pp)
     if (failed && !j->cancel_requested && may_restart(j)) {
         j->rec.restarts++;
         j->attempt++;
+        j->nmetrics = 0;
         j->failing = 0;
         j->cancel_sent = 0;
         j->not_before_ms = cf_monotonic_ms() + j->restart_delay_ms;
@@ -522,6 +538,33 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
     return 0;
 }
 
+/* Keeps the latest counters a worker sent for one vertex of a live job attempt. */
+static void record_metric(struct cf_coord *c, const char *worker_id, const Cf__TaskMetrics *m)
+{
+    struct job *j = live_job(c, m->job_id);
+    if (!j || j->attempt != m->attempt || !j->plan || m->vertex >= (uint32_t)j->plan->nvertices) {
+        return;
+    }
+    int x = 0;
+    while (x < j->nmetrics && !(j->metrics[x].vertex == (int)m->vertex &&
+                                !strcmp(j->metrics[x].worker_id, worker_id))) {
+        x++;
+    }
+    if (x == j->nmetrics) {
+        if (j->nmetrics == j->cap_metrics) {
+            j->cap_metrics = j->cap_metrics ? j->cap_metrics * 2 : 8;
+            j->metrics = cf_realloc(j->metrics, (size_t)j->cap_metrics * sizeof(*j->metrics));
+        }
+        memset(&j->metrics[x], 0, sizeof(j->metrics[x]));
+        snprintf(j->metrics[x].worker_id, sizeof(j->metrics[x].worker_id), "%s", worker_id);
+        j->metrics[x].vertex = (int)m->vertex;
+        j->nmetrics++;
+    }
+    j->metrics[x].records_in = m->records_in;
+    j->metrics[x].records_out = m->records_out;
+    j->metrics[x].backpressured_ms = m->backpressured_ms;
+}
+
 /* ---- failure detection ---- */
 
 static void *monitor_main(void *arg)
@@ -743,15 +786,28 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
     pthread_mutex_lock(&c->lock);
     struct job *live = live_job(c, jid ? jid : "");
     if (live && live->plan) {
+        int nv = live->plan->nvertices;
+        struct cf_runtime_vertex_stats *vs = cf_calloc((size_t)nv, sizeof(*vs));
+        for (int x = 0; x < live->nmetrics; x++) {
+            struct cf_runtime_vertex_stats *t = &vs[live->metrics[x].vertex];
+            t->records_in += live->metrics[x].records_in;
+            t->records_out += live->metrics[x].records_out;
+            t->backpressured_ns += live->metrics[x].backpressured_ms * 1000000;
+        }
+        for (int x = 0; x < nv && live->rec.state == CF_JOB_RUNNING; x++) {
+            vs[x].subtasks_running = live->plan->vertices[x].parallelism;
+        }
         struct cf_job_view v = {.id = live->rec.id,
                                 .name = live->rec.name,
                                 .state = live->rec.state,
                                 .start_time = live->rec.start_time,
                                 .end_time = -1,
                                 .now = cf_now_ms(),
-                                .plan = live->plan};
+                                .plan = live->plan,
+                                .vstats = vs};
         memcpy(v.state_since, live->state_since, sizeof(v.state_since));
         cJSON *body = cf_rest_job_details(&v);
+        cf_free(vs);
         pthread_mutex_unlock(&c->lock);
         cf_http_resp_json(resp, 200, body);
         return;

@@ -287,6 +287,51 @@ void cf_worker_jobs_cancel_all(struct cf_worker_jobs *wj)
     pthread_mutex_unlock(&wj->lock);
 }
 
+void cf_worker_jobs_metrics(struct cf_worker_jobs *wj, void *heartbeat_request)
+{
+    Cf__HeartbeatRequest *req = heartbeat_request;
+    pthread_mutex_lock(&wj->lock);
+    size_t n = 0;
+    for (struct attempt *a = wj->attempts; a; a = a->next) {
+        n += (size_t)a->plan->nvertices;
+    }
+    req->metrics = cf_calloc(n + 1, sizeof(*req->metrics));
+    req->n_metrics = 0;
+    for (struct attempt *a = wj->attempts; a; a = a->next) {
+        int state = cf_runtime_state(a->rt);
+        for (int v = 0; v < a->plan->nvertices; v++) {
+            struct cf_runtime_vertex_stats st;
+            cf_runtime_vertex_stats(a->rt, v, &st);
+            Cf__TaskMetrics *m = cf_new(Cf__TaskMetrics);
+            Cf__TaskMetrics init = CF__TASK_METRICS__INIT;
+            *m = init;
+            m->job_id = cf_strdup(a->job_id);
+            m->attempt = a->attempt;
+            m->vertex = (uint32_t)v;
+            m->subtask = ALL_SUBTASKS;
+            m->records_in = st.records_in;
+            m->records_out = st.records_out;
+            m->backpressured_ms = st.backpressured_ns / 1000000;
+            m->state = state == CF_JOB_RUNNING ? CF__TASK_STATE__TASK_STATE_RUNNING
+                                               : CF__TASK_STATE__TASK_STATE_CANCELING;
+            req->metrics[req->n_metrics++] = m;
+        }
+    }
+    pthread_mutex_unlock(&wj->lock);
+}
+
+void cf_worker_jobs_metrics_free(void *heartbeat_request)
+{
+    Cf__HeartbeatRequest *req = heartbeat_request;
+    for (size_t i = 0; i < req->n_metrics; i++) {
+        cf_free(req->metrics[i]->job_id);
+        cf_free(req->metrics[i]);
+    }
+    cf_free(req->metrics);
+    req->metrics = NULL;
+    req->n_metrics = 0;
+}
+
 int cf_worker_jobs_running(struct cf_worker_jobs *wj)
 {
     int n = 0;

@@ -19,6 +19,11 @@ struct cf_worker_jobs *cf_worker_jobs_create(struct cf_dataplane *dp, const char
 void cf_worker_jobs_serve(struct cf_worker_jobs *wj, struct cf_rpc_server *rpc);
 /* Cancels every running attempt (the coordinator was lost: its jobs will be redeployed). */
 void cf_worker_jobs_cancel_all(struct cf_worker_jobs *wj);
+/* Adds one TaskMetrics per (running attempt, vertex) to a Cf__HeartbeatRequest (passed as
+ * void * to keep protobuf types out of this header); cf_worker_jobs_metrics_free() releases
+ * them after the call. Any thread. */
+void cf_worker_jobs_metrics(struct cf_worker_jobs *wj, void *heartbeat_request);
+void cf_worker_jobs_metrics_free(void *heartbeat_request);
 /* Number of attempts still running. */
 int cf_worker_jobs_running(struct cf_worker_jobs *wj);
 void cf_worker_jobs_destroy(struct cf_worker_jobs *wj);

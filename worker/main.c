@@ -32,6 +32,11 @@ static void on_coordinator_lost(void *arg)
     cf_worker_jobs_cancel_all(arg);
 }
 
+static void fill_metrics(void *arg, void *heartbeat_request)
+{
+    cf_worker_jobs_metrics(arg, heartbeat_request);
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: cf-worker --coordinator HOST:PORT [--slots N] [--bind ADDR] "
@@ -147,6 +152,8 @@ int main(int argc, char **argv)
                                 .rpc_port = cf_rpc_server_port(rpc),
                                 .slots = slots,
                                 .on_lost = on_coordinator_lost,
+                                .fill_metrics = fill_metrics,
+                                .free_metrics = cf_worker_jobs_metrics_free,
                                 .arg = jobs};
     struct cf_member *m = cf_member_start(&mo, &err);
     if (!m) {

@@ -84,10 +84,16 @@ static int do_heartbeat(struct cf_member *m, struct cf_err *err)
     req.worker_id = m->worker_id;
     req.timestamp_ms = cf_now_ms();
     req.free_slots = (uint32_t)m->opts.slots;
+    if (m->opts.fill_metrics) {
+        m->opts.fill_metrics(m->opts.arg, &req);
+    }
     Cf__HeartbeatResponse *resp = NULL;
     int rc = cf_rpc_call_pb(m->ch, CF_RPC_COORDINATOR_HEARTBEAT, &req.base,
                             &cf__heartbeat_response__descriptor, (ProtobufCMessage **)&resp,
                             m->interval_ms * 2 + 1000, err);
+    if (m->opts.free_metrics) {
+        m->opts.free_metrics(&req);
+    }
     if (rc) {
         return rc;
     }

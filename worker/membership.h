@@ -19,6 +19,9 @@ struct cf_member_opts {
     /* Called (on the membership thread) when the coordinator is lost or forgot this
      * worker: its jobs will be redeployed, so running attempts must stop. May be NULL. */
     void (*on_lost)(void *arg);
+    /* Fills and frees the metrics of each heartbeat (a Cf__HeartbeatRequest). May be NULL. */
+    void (*fill_metrics)(void *arg, void *heartbeat_request);
+    void (*free_metrics)(void *heartbeat_request);
     void *arg;
 };
 

@@ -76,3 +76,23 @@ wait_for 8 field_is "$REST/jobs/$vid" 'd["state"]' FAILED || fail "job still $(j
 [ $((SECONDS - start)) -le 4 ] || fail "took $((SECONDS - start)) s with a 2 s heartbeat timeout"
 grep -q "lost" "$T/coord.err" || fail "no log of the lost worker"
 pass "a killed worker fails its job in $((SECONDS - start)) s"
+
+# Vertex metrics of a running job come from the workers' heartbeats.
+cat >"$T/metrics.json" <<JOB
+{"name": "metered", "parallelism": 4, "operators": [
+  {"id": "clicks", "type": "source.datagen", "rate": 2000},
+  {"id": "keep", "type": "filter", "where": "TRUE", "key_by": ["user_id"]},
+  {"id": "out", "type": "sink.file", "path": "$T/metered-out"}
+]}
+JOB
+start_worker w3 2   # replaces the worker killed above
+wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "third worker did not register"
+"$CFCTL" -m "$REST" run "$T/metrics.json" >"$T/run4.out" 2>&1 || fail "run metered: $(cat "$T/run4.out")"
+mid=$(grep -o 'JobID [0-9a-f]*' "$T/run4.out" | cut -d' ' -f2)
+wait_for 10 field_is "$REST/jobs/$mid" 'd["state"]' RUNNING || fail "metered not RUNNING"
+wait_for 10 field_is "$REST/jobs/$mid" 'd["vertices"][1]["metrics"]["read-records"] > 500' True ||
+    fail "no vertex metrics: $(json "$REST/jobs/$mid" 'd["vertices"]')"
+[ "$(json "$REST/jobs/$mid" 'd["vertices"][0]["metrics"]["write-records"] > 0')" = True ] || fail "source write-records"
+"$CFCTL" -m "$REST" info "$mid" | grep -q "metered" || fail "cfctl info"
+"$CFCTL" -m "$REST" cancel "$mid" >/dev/null || fail "cancel metered"
+pass "per-vertex metrics from worker heartbeats"
