@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/base/buf.h"
 #include "common/base/id.h"
 #include "common/base/log.h"
 #include "common/base/mem.h"
@@ -955,6 +956,103 @@ static int resume_job(void *arg, const struct cf_job_record *rec)
     return 0;
 }
 
+/* GET /jobs/:jid/plan: the live job's plan, or the stored spec planned again. */
+static void h_plan(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    struct cf_coord *c = arg;
+    const char *jid = cf_http_req_param(req, "jid");
+    struct cf_job_record rec;
+    pthread_mutex_lock(&c->lock);
+    struct job *live = live_job(c, jid ? jid : "");
+    if (live && live->plan) {
+        struct cf_job_view v = {.id = live->rec.id, .name = live->rec.name, .plan = live->plan};
+        cJSON *body = cf_rest_job_plan(&v);
+        pthread_mutex_unlock(&c->lock);
+        cf_http_resp_json(resp, 200, body);
+        return;
+    }
+    int rc = cf_jobstore_get(c->jobs, jid ? jid : "", &rec);
+    pthread_mutex_unlock(&c->lock);
+    if (rc) {
+        cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");
+        return;
+    }
+    struct cf_err err;
+    cf_err_clear(&err);
+    struct cf_plan *plan = plan_spec(rec.spec ? rec.spec : "", rec.parallelism, &err);
+    struct cf_job_view v = {.id = rec.id, .name = rec.name, .plan = plan};
+    cf_http_resp_json(resp, 200, cf_rest_job_plan(&v));
+    cf_plan_destroy(plan);
+    cf_job_record_clear(&rec);
+}
+
+/* GET /jobs/:jid/exceptions: the last failure (Flink's exceptionHistory shape). */
+static void h_exceptions(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    struct cf_coord *c = arg;
+    const char *jid = cf_http_req_param(req, "jid");
+    struct cf_job_record rec;
+    pthread_mutex_lock(&c->lock);
+    int rc = cf_jobstore_get(c->jobs, jid ? jid : "", &rec);
+    pthread_mutex_unlock(&c->lock);
+    if (rc) {
+        cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *hist = cJSON_AddObjectToObject(o, "exceptionHistory");
+    cJSON *entries = cJSON_AddArrayToObject(hist, "entries");
+    if (rec.failure && rec.failure[0]) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "exceptionName", "JobFailure");
+        cJSON_AddStringToObject(e, "stacktrace", rec.failure);
+        cJSON_AddNumberToObject(e, "timestamp",
+                                (double)(rec.end_time > 0 ? rec.end_time : rec.start_time));
+        cJSON_AddNumberToObject(e, "restarts", (double)rec.restarts);
+        cJSON_AddItemToArray(entries, e);
+    }
+    cJSON_AddBoolToObject(hist, "truncated", 0);
+    cf_http_resp_json(resp, 200, o);
+    cf_job_record_clear(&rec);
+}
+
+/* GET /metrics: Prometheus text for the cluster and the running jobs' vertices. */
+static void h_metrics(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    (void)req;
+    struct cf_coord *c = arg;
+    struct cf_buf b;
+    cf_buf_init(&b);
+    pthread_mutex_lock(&c->lock);
+    int slots = 0, free_slots = 0;
+    for (int i = 0; i < c->nworkers; i++) {
+        slots += c->workers[i].slots;
+        free_slots += c->workers[i].free_slots;
+    }
+    cf_buf_appendf(&b, "# TYPE creekflow_taskmanagers gauge\ncreekflow_taskmanagers %d\n",
+                   c->nworkers);
+    cf_buf_appendf(&b, "# TYPE creekflow_slots_total gauge\ncreekflow_slots_total %d\n", slots);
+    cf_buf_appendf(&b, "# TYPE creekflow_slots_available gauge\ncreekflow_slots_available %d\n",
+                   free_slots);
+    static const char *const names[] = {"records_in", "records_out"};
+    for (int m = 0; m < 2; m++) {
+        cf_buf_appendf(&b, "# TYPE creekflow_task_%s_total counter\n", names[m]);
+        for (struct job *j = c->live; j; j = j->next) {
+            for (int x = 0; x < j->nmetrics; x++) {
+                const struct vmetric *vm = &j->metrics[x];
+                cf_buf_appendf(&b,
+                               "creekflow_task_%s_total{job_id=\"%s\",vertex=\"%d\",worker=\"%s\"} "
+                               "%llu\n",
+                               names[m], j->rec.id, vm->vertex, vm->worker_id,
+                               (unsigned long long)(m == 0 ? vm->records_in : vm->records_out));
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    cf_http_resp_text(resp, 200, "text/plain; version=0.0.4", b.data, b.len);
+    cf_buf_destroy(&b);
+}
+
 /* ---- lifecycle ---- */
 
 struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err *err)
@@ -1009,6 +1107,9 @@ struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err 
     cf_http_route(c->http, "GET", "/jobs/:jid", h_job, c);
     cf_http_route(c->http, "POST", "/jobs", h_submit, c);
     cf_http_route(c->http, "PATCH", "/jobs/:jid", h_cancel, c);
+    cf_http_route(c->http, "GET", "/jobs/:jid/plan", h_plan, c);
+    cf_http_route(c->http, "GET", "/jobs/:jid/exceptions", h_exceptions, c);
+    cf_http_route(c->http, "GET", "/metrics", h_metrics, c);
     if (cf_rpc_server_start(c->rpc) != 0 || cf_http_server_start(c->http) != 0) {
         cf_err_set(err, CF_EFAILED, "cannot start the RPC or HTTP server");
         cf_coord_stop(c);

@@ -96,3 +96,10 @@ wait_for 10 field_is "$REST/jobs/$mid" 'd["vertices"][1]["metrics"]["read-record
 "$CFCTL" -m "$REST" info "$mid" | grep -q "metered" || fail "cfctl info"
 "$CFCTL" -m "$REST" cancel "$mid" >/dev/null || fail "cancel metered"
 pass "per-vertex metrics from worker heartbeats"
+
+# The failed job's reason, its plan, and Prometheus metrics.
+json "$REST/jobs/$vid/exceptions" 'd["exceptionHistory"]["entries"][0]["stacktrace"]' | grep -q "lost" ||
+    fail "exceptions: $(curl -s "$REST/jobs/$vid/exceptions")"
+[ "$(json "$REST/jobs/$jid/plan" 'len(d["plan"]["nodes"])')" = 2 ] || fail "plan of a finished job"
+curl -s "$REST/metrics" | grep -q '^creekflow_taskmanagers 2$' || fail "metrics: $(curl -s "$REST/metrics" | head -5)"
+pass "exceptions, plan and metrics endpoints"
