@@ -19,7 +19,7 @@ cat >"$T/in.jsonl" <<'IN'
 IN
 cat >"$T/job.json" <<JOB
 {"name": "fixture", "operators": [
-  {"id": "in", "type": "source.file", "path": "$T/in.jsonl",
+  {"id": "in", "type": "source.file", "parallelism": 1, "path": "$T/in.jsonl",
    "schema": {"k": "string", "v": "int", "ts": "timestamp"},
    "event_time": {"field": "ts", "max_out_of_orderness": "0ms"}},
   {"id": "tumble", "type": "window", "key_by": ["k"], "window": {"type": "tumbling", "size": "1m"},
@@ -33,7 +33,9 @@ cat >"$T/job.json" <<JOB
   {"id": "xl", "type": "sink.file", "input": "sess.late", "path": "$T/sess-late"}
 ]}
 JOB
-# One row per batch, so the watermark follows every row and lateness is decided per record:
+# One source subtask (a second one with no data would hold the watermark back until its
+# thread ends, so lateness would depend on thread scheduling) and one row per batch, so the
+# watermark follows every row and lateness is decided per record:
 # 18:03:10 fires the 18:00 windows; 18:01:30, 18:00:59 and 18:00:01 then arrive within the
 # 4-minute lateness (tumbling re-emits) but after their sessions closed (session late);
 # 18:05:00 purges the 18:00 windows, so 18:00:02 is too late for both.
@@ -86,7 +88,7 @@ cat >"$T/in2.jsonl" <<'IN'
 IN
 cat >"$T/job2.json" <<JOB
 {"name": "bridge", "operators": [
-  {"id": "in", "type": "source.file", "path": "$T/in2.jsonl", "batch_rows": 1,
+  {"id": "in", "type": "source.file", "parallelism": 1, "path": "$T/in2.jsonl", "batch_rows": 1,
    "schema": {"k": "string", "v": "int", "ts": "timestamp"},
    "event_time": {"field": "ts", "max_out_of_orderness": "60s"}},
   {"id": "sess", "type": "window", "key_by": ["k"], "window": {"type": "session", "gap": "45s"},
