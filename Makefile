@@ -136,9 +136,13 @@ fuzz: $(FUZZ_BINS)
 test: all
 	@rm -f build/test-results
 	-@$(MAKE) --no-print-directory unit
-	-@$(MAKE) --no-print-directory pipeline integration
-	-@$(MAKE) --no-print-directory SANITIZER=address unit pipeline integration
-	-@$(MAKE) --no-print-directory SANITIZER=undefined unit pipeline
+	-@$(MAKE) --no-print-directory pipeline
+	-@$(MAKE) --no-print-directory integration
+	-@$(MAKE) --no-print-directory SANITIZER=address unit
+	-@$(MAKE) --no-print-directory SANITIZER=address pipeline
+	-@$(MAKE) --no-print-directory SANITIZER=address integration
+	-@$(MAKE) --no-print-directory SANITIZER=undefined unit
+	-@$(MAKE) --no-print-directory SANITIZER=undefined pipeline
 	-@$(MAKE) --no-print-directory fuzz
 	-@$(MAKE) --no-print-directory symbols-check
 	-@$(MAKE) --no-print-directory style-check
