@@ -22,3 +22,10 @@ rm -rf out/clickstream-purchases
 "$CFCTL" local examples/clickstream-filter.json
 echo "rows written: $(cat out/clickstream-purchases/*/*/part-* | wc -l)"
 head -n 2 "$(find out/clickstream-purchases -type f -name 'part-*' | sort | head -1)" | sed 's/^/  /'
+
+echo
+echo "== examples/query-analytics.json: several keyed event-time windows over one stream"
+rm -rf out/query-analytics
+"$CFCTL" local examples/query-analytics.json
+echo "success rate per user type and minute (first rows):"
+cat out/query-analytics/success-rate-1m/part-* | head -n 4 | sed 's/^/  /'
