@@ -329,13 +329,14 @@ static void set_val(enum cf_type t, struct cf_agg_slot *s, int64_t i, double d, 
                     uint32_t len)
 {
     if (t == CF_TYPE_STRING) {
-        if (s->has && s->len == len) {
-            memcpy(s->v.s, p, len);
-        } else {
-            cf_free(s->has ? s->v.s : NULL);
-            s->v.s = cf_malloc(len ? len : 1);
-            memcpy(s->v.s, p, len);
+        /* last(x)/first(x) may replace the value on every row: grow the buffer
+         * geometrically and keep it, instead of a free and malloc per row. */
+        if (!s->has || s->cap < len) {
+            uint32_t cap = s->has && s->cap * 2 > len ? s->cap * 2 : (len > 16 ? len : 16);
+            s->v.s = cf_realloc(s->has ? s->v.s : NULL, cap);
+            s->cap = cap;
         }
+        memcpy(s->v.s, p, len);
         s->len = len;
     } else if (t == CF_TYPE_DOUBLE) {
         s->v.d = d;
@@ -553,6 +554,7 @@ void cf_aggs_free(const struct cf_aggs *aggs, struct cf_agg_slot *acc)
         } else if (owns_string(&aggs->v[k]) && acc[k].has) {
             cf_free(acc[k].v.s);
             acc[k].v.s = NULL;
+            acc[k].cap = 0;
             acc[k].has = 0;
         }
     }
@@ -566,7 +568,7 @@ size_t cf_aggs_heap_bytes(const struct cf_aggs *aggs, const struct cf_agg_slot *
             const struct cf_dset *set = acc[k].v.set;
             bytes += sizeof(*set) + set->cap * sizeof(struct dset_entry) + set->arena.used;
         } else if (owns_string(&aggs->v[k]) && acc[k].has) {
-            bytes += acc[k].len + 16;
+            bytes += acc[k].cap + 16;
         }
     }
     return bytes;
@@ -691,6 +693,7 @@ int cf_aggs_deserialize(const struct cf_aggs *aggs, struct cf_agg_slot *acc, con
                 s->v.s = cf_malloc(slen ? slen : 1);
                 memcpy(s->v.s, rd.p, slen);
                 s->len = slen;
+                s->cap = slen ? slen : 1;
             }
             rd.p += slen;
             rd.left -= slen;

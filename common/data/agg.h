@@ -67,6 +67,7 @@ struct cf_agg_slot {
         double d;
     } aux;
     uint32_t len; /* string length */
+    uint32_t cap; /* bytes allocated for v.s (reused while values fit, so no malloc per row) */
     uint8_t has;  /* a value was seen */
     uint8_t overflow;
 };

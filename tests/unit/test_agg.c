@@ -208,6 +208,30 @@ static void test_sum_overflow_is_null(void **state)
     teardown(&f);
 }
 
+static void test_string_values_grow_and_shrink(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    struct cf_agg_slot acc[16];
+    cf_aggs_init(&f.aggs, acc);
+    /* last(name) replaces the value on every row; lengths go up and down. */
+    static const char *const names[] = {"a", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "cc",
+                                        "ddddddddddddddddd", "e"};
+    for (int i = 0; i < 5; i++) {
+        struct row one = {names[i], 1, i, 0, 0, 1000 + i};
+        fold_rows(&f, acc, &one, 1);
+    }
+    char text[512];
+    text_of(&f, acc, text, sizeof(text));
+    assert_non_null(strstr(text, " l=e "));
+    assert_non_null(strstr(text, " f=a "));
+    assert_non_null(strstr(text, " lo=a "));
+    assert_non_null(strstr(text, " d=5 "));
+    cf_aggs_free(&f.aggs, acc);
+    teardown(&f);
+}
+
 static void test_parse_errors(void **state)
 {
     (void)state;
@@ -243,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_merge_equals_single_pass),
         cmocka_unit_test(test_serialize_round_trip),
         cmocka_unit_test(test_sum_overflow_is_null),
+        cmocka_unit_test(test_string_values_grow_and_shrink),
         cmocka_unit_test(test_parse_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
