@@ -56,5 +56,8 @@ for w in tumbling sliding session; do
     python3 "$LIB/canon.py" "$T/out-spill/$w" >"$T/got-$w-spill.jsonl"
     same_lines "$T/data/expected-$w.jsonl" "$T/got-$w-spill.jsonl" "$w windows with spilling"
 done
-[ -z "$(ls -A "${TMPDIR:-/tmp}/creekflow-state" 2>/dev/null | grep -v '^$' || true)" ] || true
+# The job's LMDB state directory is removed when it ends.
+spill_jid=$(grep -o 'job windows ([0-9a-f]*)' "$T/stderr" | grep -o '[0-9a-f]\{32\}') ||
+    fail "no job id in the spill run's output"
+[ ! -e "${TMPDIR:-/tmp}/creekflow-state/$spill_jid" ] || fail "state of job $spill_jid left behind"
 pass "identical results with state spilled to LMDB"
