@@ -519,21 +519,32 @@ static void print_checkpoints(const struct client *c, const char *jid)
     cJSON_Delete(cp);
 }
 
+/*
+ * The start of every "cfctl <command> JOBID": parses the arguments and the id, then reads the
+ * job. Returns 0 with *job (caller deletes), or the exit status to return.
+ */
+static int open_job(const char *url, int argc, char **argv, const char *usage,
+                    char jid[JOB_ID_LEN + 1], struct client *c, cJSON **job, struct cf_err *err)
+{
+    const char *pos[1];
+    if (parse_args(argc, argv, usage, &url, NULL, pos, 1, 1) || job_id_arg(argv[0], pos[0], jid) ||
+        client_init(c, url)) {
+        return CLI_USAGE;
+    }
+    int rc = get_job(c, jid, job, err);
+    return rc == 0 ? 0 : report(NULL, rc, err);
+}
+
 int cf_cli_info(const char *url, int argc, char **argv)
 {
     static const char usage[] = "cfctl [-m URL] info JOBID";
-    const char *pos[1];
     char jid[JOB_ID_LEN + 1];
     struct client c;
-    if (parse_args(argc, argv, usage, &url, NULL, pos, 1, 1) || job_id_arg(argv[0], pos[0], jid) ||
-        client_init(&c, url)) {
-        return CLI_USAGE;
-    }
     struct cf_err err;
     cJSON *job;
-    int rc = get_job(&c, jid, &job, &err);
+    int rc = open_job(url, argc, argv, usage, jid, &c, &job, &err);
     if (rc != 0) {
-        return report(NULL, rc, &err);
+        return rc;
     }
     char buf[64];
     printf("Name:        ");
@@ -586,26 +597,19 @@ int cf_cli_info(const char *url, int argc, char **argv)
 /*
  * Cancels, then polls until the job is terminal. The job is read first, so an unknown or
  * unreachable job fails before anything is sent and a job that already ended is not
- * "cancelled". `cfctl local` stops serving the moment its job ends - possibly before the
- * PATCH's reply is written or a poll sees CANCELED - so a server that was serving the
- * running job, got the cancel, and then went away (CF_EIO) is taken as having canceled it:
- * the same promise Flink's own client makes when the cancel is acknowledged.
+ * "cancelled". A server that stops answering after accepting the cancel is reported as an
+ * unknown outcome (exit 1), never as a success.
  */
 int cf_cli_cancel(const char *url, int argc, char **argv)
 {
     static const char usage[] = "cfctl [-m URL] cancel JOBID";
-    const char *pos[1];
     char jid[JOB_ID_LEN + 1];
     struct client c;
-    if (parse_args(argc, argv, usage, &url, NULL, pos, 1, 1) || job_id_arg(argv[0], pos[0], jid) ||
-        client_init(&c, url)) {
-        return CLI_USAGE;
-    }
     struct cf_err err;
     cJSON *job;
-    int rc = get_job(&c, jid, &job, &err);
+    int rc = open_job(url, argc, argv, usage, jid, &c, &job, &err);
     if (rc != 0) {
-        return report(NULL, rc, &err);
+        return rc;
     }
     char state[32];
     snprintf(state, sizeof(state), "%s", jstr(job, "state"));

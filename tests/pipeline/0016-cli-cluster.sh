@@ -22,9 +22,8 @@ JOB
 
 "$CFCTL" local -q --port 0 "$T/job.json" >"$T/local.out" 2>"$T/local.err" &
 pid=$!
-fake=
 cleanup() {
-    for p in $pid $fake; do
+    for p in $pid; do
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
