@@ -606,12 +606,7 @@ static void *monitor_main(void *arg)
             continue; /* look again at once: more may be due */
         }
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 200 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        cf_monotonic_timespec(cf_monotonic_ms() + 200, &ts);
         pthread_cond_timedwait(&c->stop_cond, &c->lock, &ts);
     }
     pthread_mutex_unlock(&c->lock);

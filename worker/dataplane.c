@@ -1677,7 +1677,8 @@ struct cf_dp_output *cf_dataplane_open_output(struct cf_dataplane *dp, const cha
     int64_t deadline = cf_monotonic_ms() + CF_DP_HELLO_TIMEOUT_MS + 2000;
     pthread_mutex_lock(&out->lock);
     while (!out->ready && !out->failed && cf_monotonic_ms() < deadline) {
-        struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
+        struct timespec ts;
+        cf_monotonic_timespec(deadline, &ts);
         pthread_cond_timedwait(&out->cond, &out->lock, &ts);
     }
     /* Only the connection decides: a channel rejected right after HELLO (schema, key in use)

@@ -113,8 +113,8 @@ int cf_gate_pop(struct cf_gate *gate, int *c, struct cf_msg *msg, int64_t deadli
                 pthread_mutex_unlock(&gate->lock);
                 return CF_EAGAIN;
             }
-            struct timespec ts = {.tv_sec = deadline_ms / 1000,
-                                  .tv_nsec = (deadline_ms % 1000) * 1000000};
+            struct timespec ts;
+            cf_monotonic_timespec(deadline_ms, &ts);
             pthread_cond_timedwait(&gate->readable, &gate->lock, &ts);
         }
     }

@@ -95,12 +95,7 @@ static void *watch_main(void *arg)
             pp = &wj->attempts;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 100 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        cf_monotonic_timespec(cf_monotonic_ms() + 100, &ts);
         pthread_cond_timedwait(&wj->cond, &wj->lock, &ts);
     }
     pthread_mutex_unlock(&wj->lock);

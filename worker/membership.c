@@ -27,13 +27,7 @@ struct cf_member {
 static int nap(struct cf_member *m, int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    cf_monotonic_timespec(cf_monotonic_ms() + ms, &ts);
     pthread_mutex_lock(&m->lock);
     if (!m->stopping) {
         pthread_cond_timedwait(&m->cond, &m->lock, &ts);

@@ -282,8 +282,8 @@ static void idle_wait(struct cf_runtime *rt, int64_t deadline_ms)
 {
     pthread_mutex_lock(&rt->lock);
     if (!rt->canceled) {
-        struct timespec ts = {.tv_sec = deadline_ms / 1000,
-                              .tv_nsec = (deadline_ms % 1000) * 1000000};
+        struct timespec ts;
+        cf_monotonic_timespec(deadline_ms, &ts);
         pthread_cond_timedwait(&rt->changed, &rt->lock, &ts);
     }
     pthread_mutex_unlock(&rt->lock);
@@ -805,8 +805,8 @@ enum cf_job_state cf_runtime_wait(struct cf_runtime *rt, int64_t timeout_ms)
             if (cf_monotonic_ms() >= deadline) {
                 break;
             }
-            struct timespec ts = {.tv_sec = deadline / 1000,
-                                  .tv_nsec = (deadline % 1000) * 1000000};
+            struct timespec ts;
+            cf_monotonic_timespec(deadline, &ts);
             pthread_cond_timedwait(&rt->changed, &rt->lock, &ts);
         }
     }

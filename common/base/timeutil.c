@@ -26,6 +26,12 @@ int64_t cf_monotonic_ms(void)
     return cf_monotonic_ns() / 1000000;
 }
 
+void cf_monotonic_timespec(int64_t deadline_ms, struct timespec *ts)
+{
+    ts->tv_sec = deadline_ms / 1000;
+    ts->tv_nsec = (deadline_ms % 1000) * 1000000;
+}
+
 int cf_duration_parse(const char *s, int64_t *ms)
 {
     if (!s || !isdigit((unsigned char)*s)) {

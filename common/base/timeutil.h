@@ -19,6 +19,11 @@ int64_t cf_now_ms(void);
 int64_t cf_monotonic_ms(void);
 int64_t cf_monotonic_ns(void);
 
+/* A CLOCK_MONOTONIC deadline `deadline_ms` (from cf_monotonic_ms()) as a timespec, for
+ * pthread_cond_timedwait on condition variables created with CLOCK_MONOTONIC. */
+struct timespec;
+void cf_monotonic_timespec(int64_t deadline_ms, struct timespec *ts);
+
 /*
  * Parses a duration: an integer followed by a unit, "250ms", "30s", "5m", "2h", "1d".
  * Returns 0 and *ms, or CF_EPARSE for anything else (no unit, negative, overflow).
