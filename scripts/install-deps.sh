@@ -12,7 +12,24 @@ PKGS=(
     librdkafka-dev libprotobuf-c-dev protobuf-c-compiler libgrpc-dev
     libhiredis-dev
     python3 jq time bc
+    kcat redis-server
 )
+
+# npm packages the tests start as real peers (DESIGN.md section 9), pinned, installed into
+# .tools/npm (gitignored) so nothing is installed globally. Binaries: .tools/npm/node_modules/.bin
+NPM_PKGS=(
+    @20minutes/s3rver@5.0.0
+)
+NPM_DIR="$(cd "$(dirname "$0")/.." && pwd)/.tools/npm"
+
+npm_missing() {
+    local p name
+    for p in "${NPM_PKGS[@]}"; do
+        name="${p%@*}"
+        [ -f "$NPM_DIR/node_modules/$name/package.json" ] || return 0
+    done
+    return 1
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -22,12 +39,24 @@ for p in "${PKGS[@]}"; do
 done
 
 if [ "${1:-}" = "--check" ]; then
-    [ ${#missing[@]} -eq 0 ] && exit 0
-    echo "missing packages: ${missing[*]}" >&2
-    exit 1
+    rc=0
+    [ ${#missing[@]} -eq 0 ] || { echo "missing packages: ${missing[*]}" >&2; rc=1; }
+    if npm_missing; then echo "missing npm packages in $NPM_DIR" >&2; rc=1; fi
+    exit $rc
 fi
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+install_npm() {
+    npm_missing || return 0
+    echo "install-deps: installing npm packages ${NPM_PKGS[*]} into $NPM_DIR" >&2
+    mkdir -p "$NPM_DIR"
+    [ -f "$NPM_DIR/package.json" ] || echo '{"name":"creekflow-test-tools","private":true}' > "$NPM_DIR/package.json"
+    (cd "$NPM_DIR" && npm install --silent --no-audit --no-fund --loglevel=error "${NPM_PKGS[@]}" >/dev/null)
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+    install_npm
+    exit 0
+fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
@@ -35,4 +64,5 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_npm
 echo "install-deps: done" >&2

@@ -165,6 +165,47 @@ struct cf_state_ns;
  */
 struct cf_state_ns *cf_op_state(struct cf_op *op, struct cf_err *err);
 
+/*
+ * Checkpoints (DESIGN.md section 5). snapshot() runs on the task thread when barrier n
+ * reaches the operator, after every record before the barrier and before any after it; it
+ * writes what the operator needs to resume into snap. Two kinds of entries:
+ *  - keyed: stored under a key group; on restore (at any parallelism) an entry goes to the
+ *    subtask that owns its key group. Keyed state kept with cf_op_state() is copied into
+ *    the snapshot by the runtime (from an LMDB read transaction, while processing goes on)
+ *    and restored into the namespace before restore() runs: do not put it again.
+ *  - operator (non-keyed) state, such as a source's positions: on restore every subtask
+ *    sees the entries of all the old subtasks (Flink's union list state) and keeps the part
+ *    it now owns (for example partitions p with p % parallelism == subtask).
+ * Keys are at most CF_STATE_KEY_MAX bytes. The put functions copy key and value.
+ * restore() is called after open() and before any record, only when the attempt restores
+ * from a checkpoint or savepoint that has state for this operator id.
+ * notify_checkpoint_complete(n) comes once checkpoint n is complete (its _metadata written):
+ * two-phase-commit sinks commit what they pre-committed in snapshots <= n. It may come
+ * late or never (a failure first): restore() must then finish the commit from the entries
+ * the sink put into the snapshot.
+ */
+int cf_snapshot_put_keyed(struct cf_snapshot *snap, int key_group, const void *key, size_t klen,
+                          const void *val, size_t vlen);
+int cf_snapshot_put(struct cf_snapshot *snap, const void *key, size_t klen, const void *val,
+                    size_t vlen);
+/* The checkpoint id being written or restored from. */
+int64_t cf_snapshot_id(const struct cf_snapshot *snap);
+/* 1 if the snapshot is a savepoint (a stop-with-savepoint may follow). */
+int cf_snapshot_is_savepoint(const struct cf_snapshot *snap);
+/* Restore: visits the keyed entries this subtask owns that the operator itself put (not the
+ * namespace copy, already restored), then the operator entries of all old subtasks. The
+ * callbacks follow cf_state_scan()'s rules (key_group is -1 for operator entries); a
+ * nonzero return stops the visit and is returned. */
+typedef int (*cf_snapshot_visit_fn)(void *arg, int key_group, const void *key, size_t klen,
+                                    const void *val, size_t vlen);
+int cf_snapshot_scan_keyed(struct cf_snapshot *snap, cf_snapshot_visit_fn fn, void *arg);
+int cf_snapshot_scan(struct cf_snapshot *snap, cf_snapshot_visit_fn fn, void *arg);
+/* 1 if the job checkpoints in exactly_once mode (two-phase-commit sinks then hold output
+ * until notify_checkpoint_complete; without checkpoints they commit on their own). */
+int cf_op_exactly_once(const struct cf_op *op);
+/* 1 if the job checkpoints at all. */
+int cf_op_checkpointing(const struct cf_op *op);
+
 /* The job's id (32 hex characters on a cluster; "local-..." in tests). */
 const char *cf_op_job_id(const struct cf_op *op);
 /* "job=<name> op=<id> subtask=1/2" for log lines. */
