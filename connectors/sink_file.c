@@ -4,13 +4,24 @@
  *
  * A part file is written as ".part-<run>-<subtask>-<n>.<ext>.inprogress" and renamed to
  * "part-<run>-<subtask>-<n>.<ext>" when it is complete: rolled by size or age, or at the
- * end of the input. A reader that skips dot-files never sees a partial file. (With
- * checkpoints, step [4], completion waits for the checkpoint that covers the file.)
+ * end of the input. A reader that skips dot-files never sees a partial file.
+ *
+ * Exactly once (checkpoints in exactly_once mode): a completed part file is not renamed at
+ * once but becomes pending; a checkpoint's snapshot closes every open part (parts roll on
+ * every checkpoint), records the pending ones, and they are renamed when that checkpoint
+ * completes (notify_checkpoint_complete), or at the end of the job's input once the
+ * coordinator confirms it. After a failure, restore() renames the pending files of the
+ * checkpoint it restores from (idempotent: another subtask may have done it) and deletes
+ * this job's hidden part files that no completed checkpoint covers, so the output is
+ * exactly what the checkpointed state says was written. Names carry the job id and a
+ * per-attempt random tag, so attempts never collide.
  *
  * Partition time: the `partition_time` field if set, else a `window_start` field (window
  * output), else the row's event time, else the processing time.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -87,13 +98,22 @@ struct writer {
     struct cf_buf buf;
 };
 
+/* A complete part file waiting for the checkpoint that covers it (exactly once). */
+struct pending {
+    char *tmp, *final;
+    int64_t ckpt; /* 0: not yet in a snapshot; else the checkpoint that covers it */
+};
+
 struct fsink_state {
+    struct pending *pending;
+    int npending, cap_pending;
+    int exactly_once;
     struct writer *writers;
     int nwriters;
     int cap;
     uint64_t use_clock;
     int64_t counter;
-    char run[16];
+    char run[32];
     const char *ext;
     struct cf_json_encoder *enc;
     struct cf_buf part;  /* partition of the current row */
@@ -276,7 +296,15 @@ static int fsink_open(struct cf_op *op, struct cf_err *err)
     }
     /* Part names carry the run (job id) so reruns into one directory never collide. */
     const char *jid = cf_op_job_id(op);
-    snprintf(st->run, sizeof(st->run), "%.8s", jid);
+    st->exactly_once = cf_op_exactly_once(op);
+    if (st->exactly_once) {
+        snprintf(st->run, sizeof(st->run), "%.8s-%04x", jid,
+                 (unsigned)(cf_hash_u64((uint64_t)cf_now_ms() * 1000003u + (uint64_t)getpid(),
+                                        (uint64_t)op->subtask) &
+                            0xffff));
+    } else {
+        snprintf(st->run, sizeof(st->run), "%.8s", jid);
+    }
     st->ext = conf->format == OUT_CSV ? "csv" : "json";
     st->enc = cf_json_encoder_create(op->decl->in_schema);
     cf_buf_init(&st->part);
@@ -310,7 +338,14 @@ static int commit_writer(struct cf_op *op, struct fsink_state *st, int i)
         rc = cf_op_fail(op, "cannot sync '%s': %s", w->tmp, strerror(errno));
     }
     close(w->fd);
-    if (rc == 0 && rename(w->tmp, w->final) != 0) {
+    if (rc == 0 && st->exactly_once) {
+        if (st->npending == st->cap_pending) {
+            st->cap_pending = st->cap_pending ? st->cap_pending * 2 : 8;
+            st->pending = cf_realloc(st->pending, (size_t)st->cap_pending * sizeof(*st->pending));
+        }
+        st->pending[st->npending++] = (struct pending){w->tmp, w->final, 0};
+        w->tmp = w->final = NULL;
+    } else if (rc == 0 && rename(w->tmp, w->final) != 0) {
         rc = cf_op_fail(op, "cannot rename '%s': %s", w->tmp, strerror(errno));
     }
     cf_free(w->part);
@@ -531,12 +566,155 @@ static int fsink_finish(struct cf_op *op)
     return 0;
 }
 
+/* Renames tmp to final; a tmp already gone is fine when final exists (committed before). */
+static int commit_file(struct cf_op *op, const char *tmp, const char *final)
+{
+    if (rename(tmp, final) == 0) {
+        return 0;
+    }
+    if (errno == ENOENT && access(final, F_OK) == 0) {
+        return 0;
+    }
+    return cf_op_fail(op, "cannot commit '%s' as '%s': %s", tmp, final, strerror(errno));
+}
+
+static int fsink_snapshot(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct fsink_state *st = op->state;
+    if (!st->exactly_once) {
+        /* at least once: what was written so far only needs to be on disk */
+        for (int i = 0; i < st->nwriters; i++) {
+            int rc = flush_writer(op, &st->writers[i]);
+            if (rc) {
+                return rc;
+            }
+        }
+        return 0;
+    }
+    while (st->nwriters) {
+        int rc = commit_writer(op, st, st->nwriters - 1);
+        if (rc) {
+            return rc;
+        }
+    }
+    int64_t id = cf_snapshot_id(snap);
+    for (int i = 0; i < st->npending; i++) {
+        struct pending *p = &st->pending[i];
+        if (!p->ckpt) {
+            p->ckpt = id;
+        }
+        int rc = cf_snapshot_put(snap, p->final, strlen(p->final), p->tmp, strlen(p->tmp));
+        if (rc) {
+            return cf_op_fail(op, "cannot record pending file '%s' in checkpoint %lld", p->final,
+                              (long long)id);
+        }
+    }
+    return 0;
+}
+
+static int fsink_notify(struct cf_op *op, int64_t id)
+{
+    struct fsink_state *st = op->state;
+    int rc = 0;
+    for (int i = 0; i < st->npending && rc == 0;) {
+        struct pending *p = &st->pending[i];
+        if ((p->ckpt && p->ckpt <= id) || id == INT64_MAX) {
+            rc = commit_file(op, p->tmp, p->final);
+            cf_free(p->tmp);
+            cf_free(p->final);
+            st->pending[i] = st->pending[--st->npending];
+        } else {
+            i++;
+        }
+    }
+    return rc;
+}
+
+struct restore_ctx {
+    struct cf_op *op;
+    int rc;
+    char **finals; /* every final name the checkpoint covers */
+    int n, cap;
+};
+
+static int restore_visit(void *arg, int key_group, const void *key, size_t klen, const void *val,
+                         size_t vlen)
+{
+    (void)key_group;
+    struct restore_ctx *c = arg;
+    char *final = cf_strndup(key, klen);
+    char *tmp = cf_strndup(val, vlen);
+    int rc = commit_file(c->op, tmp, final);
+    cf_free(tmp);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->finals = cf_realloc(c->finals, (size_t)c->cap * sizeof(char *));
+    }
+    c->finals[c->n++] = final;
+    return rc;
+}
+
+/* Deletes hidden part files of this job under dir that belong to older attempts (not to
+ * this attempt's run tag): output written after the checkpoint that was restored. */
+static void remove_orphans(struct cf_op *op, const char *dir, int depth)
+{
+    struct fsink_state *st = op->state;
+    DIR *d = opendir(dir);
+    if (!d) {
+        return;
+    }
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), ".part-%.8s-", cf_op_job_id(op));
+    char mine[64];
+    snprintf(mine, sizeof(mine), ".part-%s-", st->run);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
+            continue;
+        }
+        char *path = cf_asprintf("%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && depth < 16) {
+            remove_orphans(op, path, depth + 1);
+        } else if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
+                   strncmp(de->d_name, mine, strlen(mine)) != 0) {
+            unlink(path);
+        }
+        cf_free(path);
+    }
+    closedir(d);
+}
+
+static int fsink_restore(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct restore_ctx c = {.op = op};
+    int rc = cf_snapshot_scan(snap, restore_visit, &c);
+    for (int i = 0; i < c.n; i++) {
+        cf_free(c.finals[i]);
+    }
+    cf_free(c.finals);
+    if (rc == 0 && op->subtask == 0 && ((struct fsink_state *)op->state)->exactly_once) {
+        /* Every pending file of the checkpoint is committed (by whichever subtask got there
+         * first); what is still hidden and from an older attempt was never covered. Only
+         * subtask 0 sweeps, after its own commits: the others' commits are of the same
+         * files, and an uncommitted tmp that another subtask still has to rename would
+         * already be renamed by this subtask above. */
+        remove_orphans(op, ((const struct fsink_conf *)op->conf)->path, 0);
+    }
+    return rc;
+}
+
 static void fsink_close(struct cf_op *op)
 {
     struct fsink_state *st = op->state;
     if (!st) {
         return;
     }
+    for (int i = 0; i < st->npending; i++) {
+        cf_free(st->pending[i].tmp);
+        cf_free(st->pending[i].final);
+    }
+    cf_free(st->pending);
     /* Failed or canceled: in-progress files stay hidden (dot-files) and incomplete. */
     for (int i = 0; i < st->nwriters; i++) {
         struct writer *w = &st->writers[i];
@@ -566,5 +744,8 @@ const struct cf_op_plugin cf_conn_sink_file = {
     .process = fsink_process,
     .on_timer = fsink_on_timer,
     .finish = fsink_finish,
+    .snapshot = fsink_snapshot,
+    .restore = fsink_restore,
+    .notify_checkpoint_complete = fsink_notify,
     .close = fsink_close,
 };

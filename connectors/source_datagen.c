@@ -8,6 +8,8 @@
  * Generators: clickstream (fields of DESIGN.md's example schema plus session_id,
  * ip_address and device_type). Event times advance by `ts_step` per event from
  * `start_time`, minus a pseudo-random lag of up to `ts_jitter` (out-of-order input).
+ * nexmark: persons, auctions and bids of the Nexmark benchmark in one flat row form
+ * (connectors/datagen_nexmark.c), `event_rate` events per second of event time.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -17,11 +19,12 @@
 #include "common/base/mem.h"
 #include "common/base/strutil.h"
 #include "common/base/timeutil.h"
+#include "connectors/datagen_nexmark.h"
 #include "worker/evtime.h"
 #include "worker/op.h"
 #include "worker/ratelimit.h"
 
-enum datagen_generator { GEN_CLICKSTREAM };
+enum datagen_generator { GEN_CLICKSTREAM, GEN_NEXMARK };
 
 struct datagen_conf {
     int generator;
@@ -32,12 +35,14 @@ struct datagen_conf {
     char *start_time;
     int64_t ts_step;
     int64_t ts_jitter;
+    int64_t event_rate;
+    int ingest_time;
     struct cf_evtime_conf event_time;
 };
 
 static const struct cf_conf_key datagen_keys[] = {
     {"generator", CF_CONF_ENUM, 0, "clickstream", offsetof(struct datagen_conf, generator),
-     "clickstream", "What to generate."},
+     "clickstream|nexmark", "What to generate."},
     {"rate", CF_CONF_INT, 0, "0", offsetof(struct datagen_conf, rate), NULL,
      "Events per second over all subtasks; 0: as fast as possible."},
     {"count", CF_CONF_INT, 0, "-1", offsetof(struct datagen_conf, count), NULL,
@@ -52,6 +57,11 @@ static const struct cf_conf_key datagen_keys[] = {
      "Event-time distance between consecutive events."},
     {"ts_jitter", CF_CONF_DURATION, 0, "0ms", offsetof(struct datagen_conf, ts_jitter), NULL,
      "Up to this much is subtracted from each event time (out-of-order events)."},
+    {"event_rate", CF_CONF_INT, 0, "10000", offsetof(struct datagen_conf, event_rate), NULL,
+     "nexmark: events per second of event time (date_time advances 1/event_rate s per event)."},
+    {"ingest_time", CF_CONF_BOOL, 0, "false", offsetof(struct datagen_conf, ingest_time), NULL,
+     "nexmark: add an int field ingest_us, the wall-clock microseconds at generation "
+     "(latency measurement; not deterministic)."},
     CF_EVTIME_CONF_KEYS(struct datagen_conf, event_time),
     {NULL, CF_CONF_END, 0, NULL, 0, NULL, NULL},
 };
@@ -99,10 +109,16 @@ static const char *const devices[] = {"desktop", "mobile", "tablet"};
 struct datagen_prep {
     int64_t start_ms;
     int ts_idx;
+    struct cf_nexmark *nexmark; /* GEN_NEXMARK: its tables, referenced by emitted batches */
 };
 
 struct datagen_state {
     int64_t next; /* next event index of this subtask */
+    /* Restored with another parallelism: old_p subtasks had emitted every index i with
+     * i % old_p == s below old_next[s]; those are skipped (see restore). */
+    int old_p;
+    int64_t *old_next;
+    int64_t old_max;
     struct cf_pace pace;
     struct cf_wmgen wm;
 };
@@ -125,9 +141,17 @@ static int datagen_configure(struct cf_op_decl *decl, struct cf_err *err)
         return cf_err_append(err, CF_ESPEC, "%s.start_time: \"%s\" is not an ISO-8601 timestamp",
                              decl->path, conf->start_time);
     }
+    if (conf->event_rate < 1) {
+        return cf_err_append(err, CF_ESPEC, "%s.event_rate: must be at least 1", decl->path);
+    }
     struct cf_schema *schema = cf_schema_create();
-    for (int f = 0; f < F__COUNT; f++) {
-        cf_schema_add(schema, click_fields[f].name, click_fields[f].type);
+    if (conf->generator == GEN_NEXMARK) {
+        prep->nexmark = cf_nexmark_create((uint64_t)conf->seed, prep->start_ms, conf->event_rate);
+        cf_nexmark_schema_add(schema, conf->ingest_time);
+    } else {
+        for (int f = 0; f < F__COUNT; f++) {
+            cf_schema_add(schema, click_fields[f].name, click_fields[f].type);
+        }
     }
     int rc = cf_evtime_check(&conf->event_time, schema, decl->path, &prep->ts_idx, err);
     if (rc == 0) {
@@ -140,7 +164,11 @@ static int datagen_configure(struct cf_op_decl *decl, struct cf_err *err)
 
 static void datagen_unconfigure(struct cf_op_decl *decl)
 {
-    cf_free(decl->prep);
+    struct datagen_prep *prep = decl->prep;
+    if (prep) {
+        cf_nexmark_destroy(prep->nexmark);
+    }
+    cf_free(prep);
 }
 
 static int datagen_open(struct cf_op *op, struct cf_err *err)
@@ -232,8 +260,18 @@ static int datagen_poll(struct cf_op *op, int64_t *wait_ms)
         if (conf->count >= 0 && st->next >= conf->count) {
             break;
         }
+        if (st->old_next && st->next < st->old_max &&
+            st->next < st->old_next[st->next % st->old_p]) {
+            st->next += op->parallelism; /* emitted before the restored checkpoint */
+            budget++;
+            continue;
+        }
         uint32_t r = cf_batch_add_row(b);
-        gen_click(conf, prep, b, r, st->next);
+        if (prep->nexmark) {
+            cf_nexmark_fill_row(prep->nexmark, b, r, st->next, conf->ingest_time);
+        } else {
+            gen_click(conf, prep, b, r, st->next);
+        }
         st->next += op->parallelism;
         st->pace.produced++;
     }
@@ -248,10 +286,70 @@ static int datagen_poll(struct cf_op *op, int64_t *wait_ms)
     return rc;
 }
 
+/* Checkpoint entry per subtask: key "next/<subtask>", value "<parallelism> <next index>". */
+static int datagen_snapshot(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct datagen_state *st = op->state;
+    char key[32], val[64];
+    int kl = snprintf(key, sizeof(key), "next/%d", op->subtask);
+    int vl = snprintf(val, sizeof(val), "%d %lld", op->parallelism, (long long)st->next);
+    return cf_snapshot_put(snap, key, (size_t)kl, val, (size_t)vl);
+}
+
+struct datagen_restore {
+    int p, n;
+    int64_t next[4096];
+    int bad;
+};
+
+static int datagen_restore_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
+                                 size_t vlen)
+{
+    (void)kg;
+    struct datagen_restore *r = arg;
+    char k[32], v[64];
+    snprintf(k, sizeof(k), "%.*s", (int)(klen < 31 ? klen : 31), (const char *)key);
+    snprintf(v, sizeof(v), "%.*s", (int)(vlen < 63 ? vlen : 63), (const char *)val);
+    int s, p;
+    long long next;
+    if (sscanf(k, "next/%d", &s) != 1 || sscanf(v, "%d %lld", &p, &next) != 2 || p <= 0 ||
+        p > 4096 || s < 0 || s >= p || (r->p && r->p != p)) {
+        r->bad = 1;
+        return 0;
+    }
+    r->p = p;
+    r->next[s] = next;
+    r->n++;
+    return 0;
+}
+
+static int datagen_restore(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct datagen_state *st = op->state;
+    struct datagen_restore *r = cf_new(struct datagen_restore);
+    int rc = cf_snapshot_scan(snap, datagen_restore_visit, r);
+    if (rc == 0 && (r->bad || r->n != r->p)) {
+        rc = cf_op_fail(op, "the checkpoint's generator positions are incomplete or malformed");
+    }
+    if (rc == 0 && r->p == op->parallelism) {
+        st->next = r->next[op->subtask];
+    } else if (rc == 0 && r->p > 0) {
+        st->old_p = r->p;
+        st->old_next = cf_calloc((size_t)r->p, sizeof(int64_t));
+        memcpy(st->old_next, r->next, (size_t)r->p * sizeof(int64_t));
+        for (int s = 0; s < r->p; s++) {
+            st->old_max = r->next[s] > st->old_max ? r->next[s] : st->old_max;
+        }
+    }
+    cf_free(r);
+    return rc;
+}
+
 static void datagen_close(struct cf_op *op)
 {
     struct datagen_state *st = op->state;
     if (st) {
+        cf_free(st->old_next);
         cf_wmgen_destroy(&st->wm);
         cf_free(st);
     }
@@ -260,12 +358,14 @@ static void datagen_close(struct cf_op *op)
 const struct cf_op_plugin cf_conn_source_datagen = {
     .type = "source.datagen",
     .kind = CF_OP_KIND_SOURCE,
-    .doc = "Generates deterministic events (clickstream).",
+    .doc = "Generates deterministic events (clickstream, nexmark).",
     .conf_size = sizeof(struct datagen_conf),
     .conf_keys = datagen_keys,
     .configure = datagen_configure,
     .unconfigure = datagen_unconfigure,
     .open = datagen_open,
     .poll = datagen_poll,
+    .snapshot = datagen_snapshot,
+    .restore = datagen_restore,
     .close = datagen_close,
 };

@@ -77,6 +77,7 @@ struct split {
     int file;
     int64_t start;
     int64_t end;
+    int64_t resume; /* restored: offset of the next line to read (a line start), else -1 */
 };
 
 struct file_state {
@@ -233,7 +234,7 @@ static int file_open(struct cf_op *op, struct cf_err *err)
                 st->splits =
                     cf_realloc(st->splits, (size_t)(st->nsplits + 1) * sizeof(struct split));
                 st->splits[st->nsplits++] =
-                    (struct split){f, start, start + step < size ? start + step : size};
+                    (struct split){f, start, start + step < size ? start + step : size, -1};
             }
             if (size == 0) {
                 break;
@@ -283,6 +284,32 @@ static int fill(struct file_state *st)
     return 0;
 }
 
+/* A CSV file resumed past its header: decode the header line again (column mapping). */
+static int read_header(struct cf_op *op, struct file_state *st, const char *path)
+{
+    char *buf = cf_malloc(READ_CHUNK);
+    ssize_t n = pread(st->fd, buf, READ_CHUNK, 0);
+    char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+    int rc = 0;
+    if (!nl) {
+        rc = cf_op_fail(op, "cannot read the CSV header of '%s' again", path);
+    } else {
+        struct cf_batch *b = cf_op_batch_get(op, 0);
+        struct cf_err err;
+        cf_err_clear(&err);
+        size_t len = (size_t)(nl - buf);
+        if (len && buf[len - 1] == '\r') {
+            len--;
+        }
+        if (cf_csv_decode_line(st->csv, buf, len, b, &err) != 1) {
+            rc = cf_op_fail(op, "the CSV header of '%s' changed: %s", path, err.msg);
+        }
+        cf_batch_release(b);
+    }
+    cf_free(buf);
+    return rc;
+}
+
 static int open_split(struct cf_op *op, struct file_state *st)
 {
     const struct split *sp = &st->splits[st->cur];
@@ -302,6 +329,20 @@ static int open_split(struct cf_op *op, struct file_state *st)
     st->line_off = sp->start;
     if (st->csv) {
         cf_csv_decoder_reset(st->csv);
+    }
+    if (sp->resume >= 0) {
+        /* Restored from a checkpoint: resume at a line start (a CSV header, if any, was
+         * read before the checkpoint). */
+        if (lseek(st->fd, sp->resume, SEEK_SET) < 0) {
+            return cf_op_fail(op, "cannot seek in '%s': %s", path, strerror(errno));
+        }
+        st->buf_off = sp->resume;
+        st->line_off = sp->resume;
+        const struct file_conf *conf = op->conf;
+        if (st->csv && conf->header && sp->resume > 0) {
+            return read_header(op, st, path);
+        }
+        return 0;
     }
     if (sp->start > 0) {
         /* Skip the line that began in the previous split. */
@@ -462,6 +503,88 @@ static int file_poll(struct cf_op *op, int64_t *wait_ms)
     return rc;
 }
 
+/*
+ * Checkpoint entries (operator state, seen by every subtask on restore): key
+ * "<split start>:<file path>", value the offset of the next line to read as decimal text, or
+ * "done". Splits not yet started have no entry. Restoring with another parallelism works:
+ * splits are assigned again (k % parallelism) and each subtask picks its splits' entries.
+ */
+static int split_key(const struct file_state *st, const struct split *sp, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%lld:%s", (long long)sp->start, st->files[sp->file]);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+static int file_snapshot(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct file_state *st = op->state;
+    char key[600], val[32];
+    for (int i = 0; i <= st->cur && i < st->nsplits; i++) {
+        const struct split *sp = &st->splits[i];
+        int kl = split_key(st, sp, key, sizeof(key));
+        if (kl < 0) {
+            return cf_op_fail(op, "file path too long for a checkpoint: %s", st->files[sp->file]);
+        }
+        int vl;
+        if (i < st->cur || st->fd < 0) {
+            vl = snprintf(val, sizeof(val), "done");
+        } else if (st->skipping && st->line_off < sp->start) {
+            continue; /* opened, first partial line not skipped yet: start over */
+        } else {
+            vl = snprintf(val, sizeof(val), "%lld", (long long)st->line_off);
+        }
+        if (cf_snapshot_put(snap, key, (size_t)kl, val, (size_t)vl) != 0) {
+            return cf_op_fail(op, "cannot write the checkpoint entry of %s", key);
+        }
+    }
+    return 0;
+}
+
+struct file_restore {
+    struct file_state *st;
+    int ndone;
+};
+
+static int file_restore_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
+                              size_t vlen)
+{
+    (void)kg;
+    struct file_restore *r = arg;
+    struct file_state *st = r->st;
+    char k[600];
+    for (int i = 0; i < st->nsplits; i++) {
+        struct split *sp = &st->splits[i];
+        int kl = split_key(st, sp, k, sizeof(k));
+        if (kl < 0 || (size_t)kl != klen || memcmp(k, key, klen) != 0) {
+            continue;
+        }
+        if (vlen == 4 && memcmp(val, "done", 4) == 0) {
+            sp->resume = sp->end; /* nothing left */
+        } else {
+            char num[32];
+            snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), (const char *)val);
+            sp->resume = strtoll(num, NULL, 10);
+        }
+    }
+    return 0;
+}
+
+static int file_restore(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct file_restore r = {.st = op->state};
+    int rc = cf_snapshot_scan(snap, file_restore_visit, &r);
+    /* Splits read to their end are dropped; the rest resume where they were. */
+    struct file_state *st = op->state;
+    int k = 0;
+    for (int i = 0; i < st->nsplits; i++) {
+        if (st->splits[i].resume < 0 || st->splits[i].resume < st->splits[i].end) {
+            st->splits[k++] = st->splits[i];
+        }
+    }
+    st->nsplits = k;
+    return rc;
+}
+
 static void file_close(struct cf_op *op)
 {
     struct file_state *st = op->state;
@@ -494,5 +617,7 @@ const struct cf_op_plugin cf_conn_source_file = {
     .unconfigure = file_unconfigure,
     .open = file_open,
     .poll = file_poll,
+    .snapshot = file_snapshot,
+    .restore = file_restore,
     .close = file_close,
 };

@@ -15,75 +15,12 @@
 #include "common/base/timeutil.h"
 #include "common/http/http_server.h"
 #include "common/rpc/rpc.h"
+#include "coordinator/coord_int.h"
 #include "coordinator/jobstore.h"
 #include "coordinator/rest_json.h"
 #include "coordinator/scheduler.h"
 #include "proto/creekflow.pb-c.h"
 #include "worker/runtime.h"
-
-struct worker {
-    char id[128];
-    char host[128];
-    int data_port;
-    int rpc_port;
-    int slots;
-    int free_slots;
-    int64_t registered_ms;
-    int64_t last_heartbeat_ms; /* monotonic */
-    char version[32];
-    struct cf_rpc_channel *ch; /* to its Worker service; used by the monitor thread */
-};
-
-/* Counters of one vertex's subtasks on one worker, from its heartbeats. */
-struct vmetric {
-    char worker_id[128];
-    int vertex;
-    uint64_t records_in, records_out, backpressured_ms;
-};
-
-/* One worker's part of a job attempt. */
-struct part {
-    char worker_id[128];
-    int slots; /* the job's slots on that worker */
-    int state; /* 0 while running, else its final enum cf_job_state */
-};
-
-/* A job that has not ended: scheduled, running, canceling or waiting to restart. */
-struct job {
-    struct cf_job_record rec;
-    struct cf_plan *plan;
-    unsigned attempt;
-    int nslots;
-    char (*slot_worker)[128]; /* worker id per slot of the current attempt */
-    struct part *parts;
-    int nparts;
-    int deployed;
-    int cancel_requested;
-    int cancel_sent;
-    int failing;
-    int64_t not_before_ms; /* restart delay (monotonic) */
-    int64_t restart_delay_ms;
-    int64_t state_since[CF_JOB__COUNT];
-    struct vmetric *metrics; /* the latest counters per (worker, vertex) of this attempt */
-    int nmetrics, cap_metrics;
-    struct job *next;
-};
-
-struct cf_coord {
-    struct cf_coord_opts opts;
-    char id[CF_ID_LEN + 1];
-    pthread_mutex_t lock;
-    pthread_cond_t stop_cond;
-    int stopping;
-    struct worker *workers;
-    int nworkers, cap_workers;
-    struct cf_jobstore *jobs;
-    struct job *live;
-    struct cf_http_server *http;
-    struct cf_rpc_server *rpc;
-    pthread_t monitor;
-    int monitor_started;
-};
 
 static int find_worker(struct cf_coord *c, const char *id)
 {
@@ -207,6 +144,9 @@ static void job_set_state(struct cf_coord *c, struct job *j, int state)
 
 static void job_free(struct job *j)
 {
+    if (j->plan) {
+        cf_ckpt_job_free(j);
+    }
     cf_free(j->metrics);
     cf_plan_destroy(j->plan);
     cf_free(j->slot_worker);
@@ -284,7 +224,10 @@ static void job_parts_done(struct cf_coord *c, struct job *j, struct job **pp)
         job_set_state(c, j, CF_JOB_RESTARTING);
         return;
     }
-    int state = j->cancel_requested ? CF_JOB_CANCELED : failed ? CF_JOB_FAILED : CF_JOB_FINISHED;
+    int state = j->stop_with_savepoint ? CF_JOB_FINISHED
+                : j->cancel_requested  ? CF_JOB_CANCELED
+                : failed               ? CF_JOB_FAILED
+                                       : CF_JOB_FINISHED;
     j->rec.end_time = cf_now_ms();
     cf_info("job %s (%s): %s", j->rec.id, j->rec.name, cf_job_state_name(state));
     job_set_state(c, j, state);
@@ -365,7 +308,12 @@ static int schedule(struct cf_coord *c, struct job *j, struct rpc_todo **todo, i
         eps[s].worker_id = w->id;
         epp[s] = &eps[s];
     }
+    cf_ckpt_job_reset(j);
+    int64_t restore_id = 0;
     Cf__DeployTaskRequest req = CF__DEPLOY_TASK_REQUEST__INIT;
+    req.restore_checkpoint_path = (char *)cf_ckpt_restore_path(j, &restore_id);
+    req.restore_checkpoint_id = (uint64_t)restore_id;
+    req.allow_non_restored_state = j->rec.allow_non_restored;
     req.job_id = j->rec.id;
     req.attempt = j->attempt;
     req.job_spec_json = j->rec.spec;
@@ -520,6 +468,9 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
                                                                   : 0;
     pthread_mutex_lock(&c->lock);
     struct job *j = live_job(c, r->job_id);
+    if (j && j->attempt == r->attempt && r->end_of_input && j->plan) {
+        cf_ckpt_end_of_input(c, j, (int)r->vertex, (int)r->subtask);
+    }
     if (j && j->attempt == r->attempt && state) {
         for (int p = 0; p < j->nparts; p++) {
             if (!strcmp(j->parts[p].worker_id, r->worker_id) && !j->parts[p].state) {
@@ -528,6 +479,7 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
         }
         if (state == CF_JOB_FAILED) {
             job_fail(j, "%s", r->failure[0] ? r->failure : "a task failed");
+            cf_ckpt_restore_failed(c, j, r->failure);
         }
         pthread_cond_broadcast(&c->stop_cond);
     }
@@ -598,6 +550,9 @@ static void *monitor_main(void *arg)
         struct rpc_todo *todo = NULL;
         int ntodo = 0;
         advance_jobs(c, &todo, &ntodo);
+        if (!todo) {
+            cf_ckpt_monitor(c); /* may release the lock around its calls */
+        }
         if (todo) {
             pthread_mutex_unlock(&c->lock);
             run_todo(c, todo, ntodo);
@@ -843,15 +798,24 @@ static void h_submit(void *arg, struct cf_http_req *req, struct cf_http_resp *re
         parallelism = (int)v;
     }
     const char *sp = cf_http_req_query(req, "savepointPath");
-    if (sp && *sp) {
-        cf_http_resp_error(resp, 400,
-                           "savepointPath: resuming from savepoints is not supported yet");
-        return;
-    }
+    const char *anr = cf_http_req_query(req, "allowNonRestoredState");
+    int allow_non_restored = anr && (!strcmp(anr, "true") || !strcmp(anr, "1"));
     struct cf_err err;
     cf_err_clear(&err);
     char *text = cf_strndup(body, len);
     struct cf_plan *plan = plan_spec(text, parallelism, &err);
+    char *restore = NULL;
+    int64_t restore_id = 0;
+    if (plan && sp && *sp) {
+        /* Check the savepoint now, so a wrong path or state that fits no operator is a 400
+         * naming it rather than a failing job. */
+        if (cf_ckpt_check_restore(plan, sp, allow_non_restored, &restore_id, &err) != 0) {
+            cf_plan_destroy(plan);
+            plan = NULL;
+        } else {
+            restore = cf_strdup(sp);
+        }
+    }
     if (!plan) {
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(o, "errors");
@@ -872,6 +836,10 @@ static void h_submit(void *arg, struct cf_http_req *req, struct cf_http_resp *re
     j->plan = plan;
     j->nslots = cf_plan_slots(plan);
     j->attempt = 1;
+    j->rec.restore_path = restore;
+    j->rec.allow_non_restored = allow_non_restored;
+    cf_ckpt_job_init(j);
+    j->ck.last_id = restore_id; /* checkpoint ids continue after the savepoint's */
     pthread_mutex_lock(&c->lock);
     job_set_state(c, j, CF_JOB_CREATED);
     j->next = c->live;
@@ -932,6 +900,8 @@ static int resume_job(void *arg, const struct cf_job_record *rec)
     j->rec.spec = cf_strdup(rec->spec ? rec->spec : "");
     j->rec.failure = rec->failure ? cf_strdup(rec->failure) : NULL;
     j->rec.restore_path = rec->restore_path ? cf_strdup(rec->restore_path) : NULL;
+    j->rec.checkpoint_path = rec->checkpoint_path ? cf_strdup(rec->checkpoint_path) : NULL;
+    j->rec.retained = rec->retained ? cf_strdup(rec->retained) : NULL;
     j->attempt = (unsigned)rec->restarts + 2;
     j->rec.restarts = rec->restarts + 1;
     j->next = c->live;
@@ -946,6 +916,7 @@ static int resume_job(void *arg, const struct cf_job_record *rec)
     }
     j->plan = plan;
     j->nslots = cf_plan_slots(plan);
+    cf_ckpt_job_init(j);
     cf_info("job %s (%s) was %s when the coordinator stopped: restarting it", j->rec.id,
             j->rec.name, cf_job_state_name(rec->state));
     return 0;
@@ -1105,6 +1076,7 @@ struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err 
     cf_http_route(c->http, "GET", "/jobs/:jid/plan", h_plan, c);
     cf_http_route(c->http, "GET", "/jobs/:jid/exceptions", h_exceptions, c);
     cf_http_route(c->http, "GET", "/metrics", h_metrics, c);
+    cf_ckpt_serve(c);
     if (cf_rpc_server_start(c->rpc) != 0 || cf_http_server_start(c->http) != 0) {
         cf_err_set(err, CF_EFAILED, "cannot start the RPC or HTTP server");
         cf_coord_stop(c);
@@ -1146,6 +1118,7 @@ void cf_coord_stop(struct cf_coord *c)
         job_free(j);
     }
     cf_jobstore_close(c->jobs);
+    cf_ckpt_ops_free(c);
     for (int i = 0; i < c->nworkers; i++) {
         cf_rpc_channel_destroy(c->workers[i].ch);
     }

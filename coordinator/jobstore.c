@@ -30,6 +30,13 @@ static char *encode(const struct cf_job_record *rec)
         cJSON_AddStringToObject(o, "restore_path", rec->restore_path);
     }
     cJSON_AddBoolToObject(o, "allow_non_restored", rec->allow_non_restored);
+    cJSON_AddNumberToObject(o, "checkpoint_id", (double)rec->checkpoint_id);
+    if (rec->checkpoint_path) {
+        cJSON_AddStringToObject(o, "checkpoint_path", rec->checkpoint_path);
+    }
+    if (rec->retained) {
+        cJSON_AddStringToObject(o, "retained", rec->retained);
+    }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -68,6 +75,9 @@ static int decode(const void *val, size_t len, struct cf_job_record *rec)
     rec->restore_path = dup_str(o, "restore_path");
     rec->allow_non_restored =
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "allow_non_restored"));
+    rec->checkpoint_id = num(o, "checkpoint_id");
+    rec->checkpoint_path = dup_str(o, "checkpoint_path");
+    rec->retained = dup_str(o, "retained");
     cJSON_Delete(o);
     return 0;
 }
@@ -173,5 +183,7 @@ void cf_job_record_clear(struct cf_job_record *rec)
     cf_free(rec->spec);
     cf_free(rec->failure);
     cf_free(rec->restore_path);
+    cf_free(rec->checkpoint_path);
+    cf_free(rec->retained);
     memset(rec, 0, sizeof(*rec));
 }

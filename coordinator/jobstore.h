@@ -29,6 +29,11 @@ struct cf_job_record {
     char *failure;      /* why the last attempt failed, or NULL */
     char *restore_path; /* savepoint or checkpoint to start from, or NULL */
     int allow_non_restored;
+    /* The latest completed checkpoint (restarts resume from it) and the retained ones,
+     * oldest first, newline-separated (deleted beyond `retain`; fallbacks when corrupt). */
+    int64_t checkpoint_id;
+    char *checkpoint_path;
+    char *retained;
 };
 
 struct cf_jobstore;

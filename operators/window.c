@@ -1257,6 +1257,160 @@ static int window_finish(struct cf_op *op)
     return st->prep->event_time ? 0 : advance(op, st, CF_TS_MAX - 1);
 }
 
+/* ---- checkpoints ----
+ *
+ * Keyed entries, one per (key, pane) or (key, session), with the key of the spill format
+ * (pane or session start, then the key bytes; the key group in front): value hash then the
+ * accumulators (panes), or hash, end, fired flag, accumulators (sessions). Panes spilled to
+ * LMDB are in the namespace, which the runtime copies itself. Operator entries
+ * "wm/<subtask>": the last watermark processed, so windows that fired before the checkpoint
+ * do not fire again (at an aligned barrier every subtask has seen the same watermarks).
+ */
+static int64_t prefix_start(const uint8_t *be)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++) {
+        u = u << 8 | be[i];
+    }
+    return (int64_t)(u ^ (1ULL << 63));
+}
+
+static int window_snapshot(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct window_state *st = op->state;
+    const struct window_prep *prep = st->prep;
+    int session = prep->type == WIN_SESSION;
+    int rc = 0;
+    for (uint64_t i = 0; i <= st->mask && rc == 0; i++) {
+        for (struct entry *e = st->buckets[i]; e && rc == 0; e = e->hnext) {
+            if (e->dead) {
+                continue;
+            }
+            spill_key(st, e->start, entry_key(prep, e), e->klen);
+            cf_buf_reset(&st->sval);
+            cf_buf_append(&st->sval, &e->hash, 8);
+            if (session) {
+                cf_buf_append(&st->sval, &e->end, 8);
+                cf_buf_putc(&st->sval, (char)e->fired);
+            }
+            cf_aggs_serialize(&prep->aggs, e->acc, &st->sval);
+            rc = cf_snapshot_put_keyed(snap, e->kg, st->skey.data, st->skey.len, st->sval.data,
+                                       st->sval.len);
+        }
+    }
+    char key[32];
+    int kl = snprintf(key, sizeof(key), "wm/%d", op->subtask);
+    if (rc == 0) {
+        rc = cf_snapshot_put(snap, key, (size_t)kl, &st->wm, 8);
+    }
+    return rc ? cf_op_fail(op, "cannot write window state into checkpoint: %s", cf_strerror(rc))
+              : 0;
+}
+
+struct wrestore {
+    struct cf_op *op;
+    struct window_state *st;
+    int64_t wm;
+    int nwm;
+    int rc;
+};
+
+static int restore_wm(void *arg, int kg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (void)kg;
+    struct wrestore *r = arg;
+    if (klen > 3 && memcmp(key, "wm/", 3) == 0 && vlen == 8) {
+        int64_t wm;
+        memcpy(&wm, val, 8);
+        if (r->nwm++ == 0 || wm < r->wm) {
+            r->wm = wm;
+        }
+    }
+    return 0;
+}
+
+static int restore_entry(void *arg, int kg, const void *key, size_t klen, const void *val,
+                         size_t vlen)
+{
+    (void)kg;
+    struct wrestore *r = arg;
+    struct window_state *st = r->st;
+    const struct window_prep *prep = st->prep;
+    if (klen < 8) {
+        return r->rc = cf_op_fail(r->op, "window checkpoint: malformed entry");
+    }
+    int64_t start = prefix_start(key);
+    cf_buf_reset(&st->key);
+    cf_buf_append(&st->key, (const char *)key + 8, klen - 8);
+    if (prep->type != WIN_SESSION) {
+        struct entry *e;
+        return r->rc = entry_from_value(r->op, st, pane_get(st, start, 1), val, vlen, &e);
+    }
+    const uint8_t *v = val;
+    if (vlen < 17) {
+        return r->rc = cf_op_fail(r->op, "window checkpoint: malformed session");
+    }
+    uint64_t hash;
+    int64_t end;
+    memcpy(&hash, v, 8);
+    memcpy(&end, v + 8, 8);
+    struct entry *e = entry_new(st, hash, start, end, r->op->max_parallelism);
+    e->fired = v[16];
+    if (cf_aggs_deserialize(&prep->aggs, e->acc, v + 17, vlen - 17) != 0) {
+        return r->rc = cf_op_fail(r->op, "window checkpoint: malformed session");
+    }
+    st->state_bytes += cf_aggs_heap_bytes(&prep->aggs, e->acc);
+    if (!prep->event_time) {
+        cf_op_timer_set(r->op, end);
+        heap_push(st, e, end - 1, 0);
+    } else if (e->fired) {
+        heap_push(st, e, end - 1 + prep->lateness, 1);
+    } else {
+        heap_push(st, e, end - 1, 0);
+    }
+    return 0;
+}
+
+static int count_spilled(void *arg, int kg, const void *key, size_t klen, const void *val,
+                         size_t vlen)
+{
+    (void)kg, (void)val, (void)vlen;
+    struct wrestore *r = arg;
+    if (klen >= 8) {
+        pane_get(r->st, prefix_start(key), 1)->spilled++;
+        r->st->spilled++;
+    }
+    return 0;
+}
+
+static int window_restore(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct window_state *st = op->state;
+    const struct window_prep *prep = st->prep;
+    struct wrestore r = {.op = op, .st = st};
+    int rc = cf_snapshot_scan(snap, restore_wm, &r);
+    if (rc == 0 && r.nwm) {
+        st->wm = r.wm;
+    }
+    if (rc == 0) {
+        rc = cf_snapshot_scan_keyed(snap, restore_entry, &r);
+        rc = r.rc ? r.rc : rc;
+    }
+    if (rc == 0 && op->ns && prep->type != WIN_SESSION) {
+        st->ns = op->ns; /* panes spilled before the checkpoint, restored by the runtime */
+        rc = cf_state_scan(st->ns, -1, NULL, 0, count_spilled, &r);
+    }
+    if (rc == 0 && !prep->event_time && prep->type != WIN_SESSION) {
+        for (int i = 0; i < st->npanes; i++) {
+            int64_t p = st->panes[i].start;
+            for (int64_t w = last_window_start(prep, p); w > p - prep->size; w -= prep->slide) {
+                cf_op_timer_set(op, w + prep->size);
+            }
+        }
+    }
+    return rc == 0 || rc == CF_EFAILED ? rc : cf_op_fail(op, "restore: %s", cf_strerror(rc));
+}
+
 static void window_close(struct cf_op *op)
 {
     struct window_state *st = op->state;
@@ -1310,5 +1464,7 @@ const struct cf_op_plugin cf_op_window = {
     .on_watermark = window_on_watermark,
     .on_timer = window_on_timer,
     .finish = window_finish,
+    .snapshot = window_snapshot,
+    .restore = window_restore,
     .close = window_close,
 };

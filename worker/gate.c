@@ -12,6 +12,7 @@ struct cf_chan {
     struct cf_msg ring[CF_CHAN_CAP];
     uint32_t head;
     uint32_t count;
+    int blocked; /* aligning barriers: not popped (cf_gate_block) */
 };
 
 struct cf_gate {
@@ -22,6 +23,8 @@ struct cf_gate {
     int next;
     int canceled;
     int queued;
+    int waiting; /* the consumer waits in cf_gate_pop() */
+    int woken;   /* cf_gate_wake() was called: the next pop returns CF_EAGAIN */
     struct cf_chan *chans;
     cf_gate_pop_hook_fn hook; /* under lock */
     void *hook_arg;           /* under lock */
@@ -88,28 +91,48 @@ int cf_gate_push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *block
     ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
     ch->count++;
     gate->queued++;
-    if (gate->queued == 1) {
+    if (gate->waiting) {
         pthread_cond_signal(&gate->readable);
     }
     pthread_mutex_unlock(&gate->lock);
     return 0;
 }
 
+/* A channel with a message the consumer may take (not blocked for alignment), or -1. */
+static int next_ready(struct cf_gate *gate)
+{
+    for (int i = 0; i < gate->nchan; i++) {
+        int idx = (gate->next + i) % gate->nchan;
+        if (gate->chans[idx].count > 0 && !gate->chans[idx].blocked) {
+            return idx;
+        }
+    }
+    return -1;
+}
+
 int cf_gate_pop(struct cf_gate *gate, int *c, struct cf_msg *msg, int64_t deadline_ms)
 {
     pthread_mutex_lock(&gate->lock);
+    int idx;
     for (;;) {
         if (gate->canceled) {
             pthread_mutex_unlock(&gate->lock);
             return CF_ECANCELED;
         }
-        if (gate->queued > 0) {
+        if (gate->woken) {
+            gate->woken = 0;
+            pthread_mutex_unlock(&gate->lock);
+            return CF_EAGAIN;
+        }
+        if (gate->queued > 0 && (idx = next_ready(gate)) >= 0) {
             break;
         }
+        gate->waiting = 1;
         if (deadline_ms < 0) {
             pthread_cond_wait(&gate->readable, &gate->lock);
         } else {
             if (cf_monotonic_ms() >= deadline_ms) {
+                gate->waiting = 0;
                 pthread_mutex_unlock(&gate->lock);
                 return CF_EAGAIN;
             }
@@ -117,24 +140,18 @@ int cf_gate_pop(struct cf_gate *gate, int *c, struct cf_msg *msg, int64_t deadli
             cf_monotonic_timespec(deadline_ms, &ts);
             pthread_cond_timedwait(&gate->readable, &gate->lock, &ts);
         }
+        gate->waiting = 0;
     }
-    for (int i = 0; i < gate->nchan; i++) {
-        int idx = (gate->next + i) % gate->nchan;
-        struct cf_chan *ch = &gate->chans[idx];
-        if (ch->count == 0) {
-            continue;
-        }
-        *msg = ch->ring[ch->head];
-        ch->ring[ch->head].batch = NULL;
-        ch->head = (ch->head + 1) % CF_CHAN_CAP;
-        if (ch->count-- == CF_CHAN_CAP) {
-            pthread_cond_broadcast(&gate->writable);
-        }
-        gate->queued--;
-        gate->next = (idx + 1) % gate->nchan;
-        *c = idx;
-        break;
+    struct cf_chan *ch = &gate->chans[idx];
+    *msg = ch->ring[ch->head];
+    ch->ring[ch->head].batch = NULL;
+    ch->head = (ch->head + 1) % CF_CHAN_CAP;
+    if (ch->count-- == CF_CHAN_CAP) {
+        pthread_cond_broadcast(&gate->writable);
     }
+    gate->queued--;
+    gate->next = (idx + 1) % gate->nchan;
+    *c = idx;
     /* The hook runs outside the lock (it takes its owner's locks); hook_calls, raised while
      * the lock is held, lets cf_gate_set_pop_hook() wait for calls already started. */
     cf_gate_pop_hook_fn hook = gate->hook;
@@ -148,6 +165,21 @@ int cf_gate_pop(struct cf_gate *gate, int *c, struct cf_msg *msg, int64_t deadli
         __atomic_sub_fetch(&gate->hook_calls, 1, __ATOMIC_RELEASE);
     }
     return 0;
+}
+
+void cf_gate_block(struct cf_gate *gate, int c, int blocked)
+{
+    pthread_mutex_lock(&gate->lock);
+    gate->chans[c].blocked = blocked;
+    pthread_mutex_unlock(&gate->lock);
+}
+
+void cf_gate_wake(struct cf_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    gate->woken = 1;
+    pthread_cond_signal(&gate->readable);
+    pthread_mutex_unlock(&gate->lock);
 }
 
 void cf_gate_cancel(struct cf_gate *gate)
@@ -184,7 +216,7 @@ int cf_gate_try_push(struct cf_gate *gate, int c, struct cf_msg *msg)
     ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
     ch->count++;
     gate->queued++;
-    if (gate->queued == 1) {
+    if (gate->waiting) {
         pthread_cond_signal(&gate->readable);
     }
     pthread_mutex_unlock(&gate->lock);

@@ -50,6 +50,14 @@ int cf_gate_push(struct cf_gate *gate, int ch, struct cf_msg *msg, int64_t *bloc
  * CF_ECANCELED.
  */
 int cf_gate_pop(struct cf_gate *gate, int *ch, struct cf_msg *msg, int64_t deadline_ms);
+/*
+ * Barrier alignment: while channel ch is blocked, cf_gate_pop() skips it (its messages wait,
+ * and once it is full its producer blocks). Consumer thread.
+ */
+void cf_gate_block(struct cf_gate *gate, int ch, int blocked);
+/* Makes the consumer's current or next cf_gate_pop() return CF_EAGAIN once (a checkpoint
+ * notification is waiting for the task thread). Any thread. */
+void cf_gate_wake(struct cf_gate *gate);
 /* Wakes every waiter; pushes and pops fail from now on. Any thread. */
 void cf_gate_cancel(struct cf_gate *gate);
 /* Messages queued over all channels (for back-pressure metrics). */

@@ -1,5 +1,6 @@
 #include "jobs.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +9,9 @@
 #include "common/base/log.h"
 #include "common/base/mem.h"
 #include "common/base/timeutil.h"
+#include "common/objstore/objstore.h"
 #include "common/rpc/rpc.h"
+#include "ckpt_meta.h"
 #include "dataplane.h"
 #include "proto/creekflow.pb-c.h"
 #include "runtime.h"
@@ -21,6 +24,7 @@ struct attempt {
     unsigned attempt;
     struct cf_plan *plan;
     struct cf_runtime *rt;
+    struct cf_worker_jobs *wj;
     struct attempt *next;
 };
 
@@ -129,6 +133,147 @@ static int ack(struct cf_buf *resp, int ok, const char *error)
     return 0;
 }
 
+/* ---- checkpoints ---- */
+
+/* Sends one message to the coordinator, retrying a few times (it may be restarting). */
+static void call_coordinator(struct cf_worker_jobs *wj, const char *method,
+                             const ProtobufCMessage *msg, const char *what)
+{
+    for (int tries = 0; tries < 5; tries++) {
+        struct cf_err err;
+        cf_err_clear(&err);
+        ProtobufCMessage *reply = NULL;
+        if (cf_rpc_call_pb(wj->coord, method, msg, &cf__ack__descriptor, &reply, 5000, &err) == 0) {
+            protobuf_c_message_free_unpacked(reply, NULL);
+            return;
+        }
+        cf_warn("cannot send %s to the coordinator: %s", what, err.msg);
+        struct timespec ts = {0, 200 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void on_ckpt_ack(void *arg, const struct cf_runtime_ckpt_ack *ack)
+{
+    struct attempt *a = arg;
+    if (ack->decline) {
+        Cf__CheckpointDecline d = CF__CHECKPOINT_DECLINE__INIT;
+        d.job_id = a->job_id;
+        d.checkpoint_id = (uint64_t)ack->checkpoint_id;
+        d.vertex = (uint32_t)ack->vertex;
+        d.subtask = (uint32_t)ack->subtask;
+        d.reason = (char *)ack->decline;
+        d.attempt = a->attempt;
+        call_coordinator(a->wj, CF_RPC_COORDINATOR_DECLINE_CHECKPOINT, &d.base, "a decline");
+        return;
+    }
+    Cf__CheckpointAck m = CF__CHECKPOINT_ACK__INIT;
+    m.job_id = a->job_id;
+    m.checkpoint_id = (uint64_t)ack->checkpoint_id;
+    m.vertex = (uint32_t)ack->vertex;
+    m.subtask = (uint32_t)ack->subtask;
+    m.state_bytes = ack->state_bytes;
+    m.attempt = a->attempt;
+    m.alignment_ms = ack->alignment_ms;
+    m.duration_ms = ack->duration_ms;
+    Cf__SnapshotFile *files = cf_calloc((size_t)ack->nfiles + 1, sizeof(*files));
+    Cf__SnapshotFile **ptrs = cf_calloc((size_t)ack->nfiles + 1, sizeof(*ptrs));
+    for (int i = 0; i < ack->nfiles; i++) {
+        Cf__SnapshotFile init = CF__SNAPSHOT_FILE__INIT;
+        files[i] = init;
+        files[i].operator_id = (char *)ack->op_ids[i];
+        files[i].path = ack->files[i].path;
+        files[i].size = ack->files[i].size;
+        files[i].checksum = ack->files[i].checksum;
+        files[i].key_group_start = (uint32_t)ack->files[i].kg_lo;
+        files[i].key_group_end = (uint32_t)ack->files[i].kg_hi;
+        ptrs[i] = &files[i];
+    }
+    m.files = ptrs;
+    m.n_files = (size_t)ack->nfiles;
+    call_coordinator(a->wj, CF_RPC_COORDINATOR_ACK_CHECKPOINT, &m.base, "a checkpoint ack");
+    cf_free(ptrs);
+    cf_free(files);
+}
+
+static void on_end_of_input(void *arg, int vertex, int subtask)
+{
+    struct attempt *a = arg;
+    Cf__TaskStateReport r = CF__TASK_STATE_REPORT__INIT;
+    r.job_id = a->job_id;
+    r.attempt = a->attempt;
+    r.vertex = (uint32_t)vertex;
+    r.subtask = (uint32_t)subtask;
+    r.state = CF__TASK_STATE__TASK_STATE_RUNNING;
+    r.worker_id = a->wj->worker_id;
+    r.timestamp_ms = cf_now_ms();
+    r.end_of_input = 1;
+    call_coordinator(a->wj, CF_RPC_COORDINATOR_REPORT_TASK_STATE, &r.base, "end of input");
+}
+
+static struct attempt *find_attempt(struct cf_worker_jobs *wj, const char *job_id, unsigned attempt)
+{
+    for (struct attempt *a = wj->attempts; a; a = a->next) {
+        if (strcmp(a->job_id, job_id) == 0 && a->attempt == attempt) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+static int rpc_trigger(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
+                       struct cf_err *err)
+{
+    struct cf_worker_jobs *wj = arg;
+    Cf__TriggerCheckpointRequest *r = NULL;
+    int rc = cf_rpc_pb_unpack(&cf__trigger_checkpoint_request__descriptor, req, len,
+                              (ProtobufCMessage **)&r, err);
+    if (rc) {
+        return rc;
+    }
+    pthread_mutex_lock(&wj->lock);
+    struct attempt *a = find_attempt(wj, r->job_id, r->attempt);
+    if (a) {
+        int savepoint = r->savepoint_dir && r->savepoint_dir[0];
+        char *dir;
+        if (savepoint) {
+            dir = cf_strdup(r->savepoint_dir);
+        } else {
+            char *name = cf_asprintf("%s/chk-%" PRIu64, a->job_id, r->checkpoint_id);
+            dir = cf_obj_join(a->plan->spec->checkpoints.dir, name);
+            cf_free(name);
+        }
+        cf_runtime_trigger_checkpoint(a->rt, (int64_t)r->checkpoint_id, dir, savepoint, r->stop);
+        cf_free(dir);
+    }
+    pthread_mutex_unlock(&wj->lock);
+    ack(resp, a != NULL, a ? NULL : "no such attempt here");
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return 0;
+}
+
+static int rpc_notify(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
+                      struct cf_err *err)
+{
+    struct cf_worker_jobs *wj = arg;
+    Cf__CheckpointNotification *r = NULL;
+    int rc = cf_rpc_pb_unpack(&cf__checkpoint_notification__descriptor, req, len,
+                              (ProtobufCMessage **)&r, err);
+    if (rc) {
+        return rc;
+    }
+    pthread_mutex_lock(&wj->lock);
+    struct attempt *a = find_attempt(wj, r->job_id, r->attempt);
+    if (a) {
+        cf_runtime_notify_checkpoint(
+            a->rt, r->checkpoint_id > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)r->checkpoint_id);
+    }
+    pthread_mutex_unlock(&wj->lock);
+    ack(resp, a != NULL, a ? NULL : "no such attempt here");
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return 0;
+}
+
 static int rpc_deploy(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
                       struct cf_err *err)
 {
@@ -189,7 +334,29 @@ static int rpc_deploy(void *arg, const uint8_t *req, size_t len, struct cf_buf *
                                           .attempt = (int)r->attempt,
                                           .dp = wj->dp};
         rt = cf_runtime_create_placed(plan, r->job_id, &pl, &e);
-        rc = rt ? cf_runtime_start(rt, &e) : CF_EIO;
+        rc = rt ? 0 : CF_EIO;
+    }
+    struct attempt *a = cf_new(struct attempt);
+    snprintf(a->job_id, sizeof(a->job_id), "%s", r->job_id);
+    a->attempt = r->attempt;
+    a->plan = plan;
+    a->rt = rt;
+    a->wj = wj;
+    if (rc == 0) {
+        /* Always: without checkpoints in the spec, savepoints are still possible. */
+        struct cf_runtime_ckpt_hooks hooks = {
+            .ack = on_ckpt_ack, .end_of_input = on_end_of_input, .arg = a};
+        cf_runtime_set_checkpointing(rt, &hooks);
+    }
+    if (rc == 0 && r->restore_checkpoint_path && r->restore_checkpoint_path[0]) {
+        struct cf_ckpt_meta *meta = NULL;
+        rc = cf_ckpt_meta_load(r->restore_checkpoint_path, &meta, &e);
+        if (rc == 0) {
+            cf_runtime_set_restore(rt, meta);
+        }
+    }
+    if (rc == 0) {
+        rc = cf_runtime_start(rt, &e);
     }
     cf_free(slot_worker);
     cf_free(hosts);
@@ -199,15 +366,11 @@ static int rpc_deploy(void *arg, const uint8_t *req, size_t len, struct cf_buf *
         cf_warn("job %s: deploy refused: %s", r->job_id, e.msg);
         cf_runtime_destroy(rt);
         cf_plan_destroy(plan);
+        cf_free(a);
         ack(resp, 0, e.msg);
         protobuf_c_message_free_unpacked(&r->base, NULL);
         return 0;
     }
-    struct attempt *a = cf_new(struct attempt);
-    snprintf(a->job_id, sizeof(a->job_id), "%s", r->job_id);
-    a->attempt = r->attempt;
-    a->plan = plan;
-    a->rt = rt;
     pthread_mutex_lock(&wj->lock);
     a->next = wj->attempts;
     wj->attempts = a;
@@ -271,6 +434,8 @@ void cf_worker_jobs_serve(struct cf_worker_jobs *wj, struct cf_rpc_server *rpc)
 {
     cf_rpc_server_handle(rpc, CF_RPC_WORKER_DEPLOY_TASK, rpc_deploy, wj);
     cf_rpc_server_handle(rpc, CF_RPC_WORKER_CANCEL_TASK, rpc_cancel, wj);
+    cf_rpc_server_handle(rpc, CF_RPC_WORKER_TRIGGER_CHECKPOINT, rpc_trigger, wj);
+    cf_rpc_server_handle(rpc, CF_RPC_WORKER_NOTIFY_CHECKPOINT_COMPLETE, rpc_notify, wj);
 }
 
 void cf_worker_jobs_cancel_all(struct cf_worker_jobs *wj)

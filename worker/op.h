@@ -135,6 +135,8 @@ struct cf_op {
     int64_t out_watermark; /* last watermark this operator emitted */
     struct cf_task *task;
     struct cf_op_metrics metrics; /* written by the task thread, read relaxed by others */
+    /* Internal: the keyed-state namespace once cf_op_state() opened it. */
+    struct cf_state_ns *ns;
     /* Internal: where each output goes. */
     struct cf_op_route {
         int ntargets;

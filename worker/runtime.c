@@ -33,33 +33,6 @@ int cf_job_state_terminal(enum cf_job_state state)
            state == CF_JOB_SUSPENDED;
 }
 
-struct cf_runtime {
-    const struct cf_plan *plan;
-    char job_id[64];
-    int ntasks;
-    struct cf_task *tasks;
-    int *vertex_first_task;        /* index of subtask 0 of each vertex in tasks */
-    struct cf_batch_pool ***pools; /* [op][output] */
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    int state;    /* enum cf_job_state */
-    int canceled; /* tasks must stop */
-    int running;  /* tasks not yet ended */
-    int failed;
-    char failure[2048];
-    int64_t start_ms;
-    int64_t end_ms;
-    char *state_dir; /* <root>/<job id> */
-    int keep_state;
-    int placed;                            /* spread over workers (cf_runtime_create_placed) */
-    struct cf_runtime_placement placement; /* arrays below are the runtime's copies */
-    int *slot_worker;
-    char **hosts;
-    int *data_ports;
-    char **input_keys; /* data-plane inputs registered for local gates */
-    int ninput_keys;
-};
-
 /* ---- the operator API (task thread) ---- */
 
 struct cf_batch *cf_op_batch_get(struct cf_op *op, int out)
@@ -196,9 +169,10 @@ struct cf_state_ns *cf_op_state(struct cf_op *op, struct cf_err *err)
             return NULL;
         }
     }
-    struct cf_state_ns *ns = NULL;
-    cf_state_ns_open(task->kv, op->decl->id, &ns, err);
-    return ns;
+    if (!op->ns) {
+        cf_state_ns_open(task->kv, op->decl->id, &op->ns, err);
+    }
+    return op->ns;
 }
 
 const char *cf_op_job_id(const struct cf_op *op)
@@ -277,8 +251,7 @@ static int finish_chain(struct cf_task *task)
     return rc;
 }
 
-/* Waits until deadline (monotonic ms) or cancellation. */
-static void idle_wait(struct cf_runtime *rt, int64_t deadline_ms)
+void cf_rt_idle_wait(struct cf_runtime *rt, int64_t deadline_ms)
 {
     pthread_mutex_lock(&rt->lock);
     if (!rt->canceled) {
@@ -297,13 +270,17 @@ static int run_source(struct cf_task *task)
             return CF_ECANCELED;
         }
         int rc = fire_timers(task);
+        if (rc == 0) {
+            rc = cf_rt_ckpt_source_step(task);
+        }
         if (rc) {
             return rc;
         }
         int64_t wait_ms = 10;
-        rc = head->decl->plugin->poll(head, &wait_ms);
+        rc = task->ck_stopped ? CF_EAGAIN : head->decl->plugin->poll(head, &wait_ms);
         if (rc == CF_EEOF) {
-            return finish_chain(task);
+            rc = finish_chain(task);
+            return rc ? rc : cf_rt_ckpt_end_of_input(task);
         }
         if (rc == CF_EAGAIN) {
             rc = flush_exchanges(task);
@@ -318,7 +295,7 @@ static int run_source(struct cf_task *task)
                     deadline = cf_monotonic_ms() + (until > 0 ? until : 0);
                 }
             }
-            idle_wait(task->rt, deadline);
+            cf_rt_idle_wait(task->rt, deadline);
         } else if (rc) {
             return rc;
         }
@@ -342,6 +319,9 @@ static int run_consumer(struct cf_task *task)
     int idle_flushed = 1;
     for (;;) {
         int rc = fire_timers(task);
+        if (rc == 0) {
+            rc = cf_rt_ckpt_notify_step(task);
+        }
         if (rc) {
             return rc;
         }
@@ -385,11 +365,16 @@ static int run_consumer(struct cf_task *task)
             if (!task->chan_done[ch]) {
                 task->chan_done[ch] = 1;
                 if (--task->chans_open == 0) {
-                    return finish_chain(task);
+                    rc = finish_chain(task);
+                    return rc ? rc : cf_rt_ckpt_end_of_input(task);
                 }
                 rc = deliver_watermark(head, min_open_watermark(task));
+                if (rc == 0) {
+                    rc = cf_rt_ckpt_channel_done(task);
+                }
             }
             break;
+        case CF_MSG_BARRIER: rc = cf_rt_ckpt_barrier(task, ch, msg.value); break;
         default: break;
         }
         if (rc) {
@@ -472,6 +457,9 @@ static void *task_main(void *arg)
                 cf_op_fail(op, "%s", err.msg[0] ? err.msg : cf_strerror(rc));
             }
         }
+    }
+    if (rc == 0) {
+        rc = cf_rt_ckpt_restore(task);
     }
     if (rc == 0) {
         rc = task->gate ? run_consumer(task) : run_source(task);
@@ -714,6 +702,7 @@ static struct cf_runtime *runtime_create(const struct cf_plan *plan, const char 
                 task->gate = cf_gate_create(nchan);
                 task->chan_wm = cf_calloc((size_t)nchan, sizeof(int64_t));
                 task->chan_done = cf_calloc((size_t)nchan, 1);
+                task->ck_chan = cf_calloc((size_t)nchan, sizeof(int64_t));
                 for (int c = 0; c < nchan; c++) {
                     task->chan_wm[c] = CF_TS_MIN;
                 }
@@ -757,6 +746,9 @@ void cf_runtime_set_state_dir(struct cf_runtime *rt, const char *dir, int keep)
 
 int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
 {
+    if (rt->ck) {
+        cf_rt_ckpt_set_tmpdir(rt);
+    }
     pthread_mutex_lock(&rt->lock);
     rt->state = CF_JOB_RUNNING;
     rt->start_ms = cf_now_ms();
@@ -912,6 +904,7 @@ void cf_runtime_destroy(struct cf_runtime *rt)
             pthread_join(rt->tasks[i].thread, NULL);
         }
     }
+    cf_rt_ckpt_destroy(rt); /* uploads still queued refer to the tasks */
     for (int i = 0; i < rt->ntasks; i++) {
         struct cf_task *task = &rt->tasks[i];
         for (int x = 0; x < task->nxw; x++) {
@@ -927,6 +920,7 @@ void cf_runtime_destroy(struct cf_runtime *rt)
         cf_free(task->timers);
         cf_free(task->chan_wm);
         cf_free(task->chan_done);
+        cf_free(task->ck_chan);
     }
     /* Inputs stop feeding the gates before the gates go. */
     for (int i = 0; i < rt->ninput_keys; i++) {

@@ -95,6 +95,49 @@ void cf_runtime_fail(struct cf_runtime *rt, const char *reason);
  * runtime is destroyed unless keep is set. Before cf_runtime_start().
  */
 void cf_runtime_set_state_dir(struct cf_runtime *rt, const char *dir, int keep);
+/*
+ * Checkpoints (DESIGN.md section 5; rt_checkpoint.c). With hooks set, the runtime takes
+ * aligned-barrier snapshots when triggered, uploads them (a thread of the runtime) and calls
+ * hooks->ack per subtask; tasks that reach the end of their input call end_of_input and, in
+ * exactly_once mode, wait for cf_runtime_notify_checkpoint(CF_CKPT_FINAL) before finishing,
+ * so two-phase-commit sinks commit only output no restart can produce again.
+ */
+#define CF_CKPT_FINAL INT64_MAX
+
+struct cf_ckpt_meta;
+struct cf_ckpt_file;
+
+struct cf_runtime_ckpt_ack {
+    int64_t checkpoint_id;
+    int vertex, subtask;
+    const char *decline; /* non-NULL: the subtask could not take it, and why */
+    int nfiles;
+    const char *const *op_ids; /* per file: the operator id */
+    const int *op_parallelism; /* per file: that operator's parallelism */
+    const struct cf_ckpt_file *files;
+    uint64_t state_bytes;
+    int64_t alignment_ms, duration_ms;
+};
+
+struct cf_runtime_ckpt_hooks {
+    void (*ack)(void *arg, const struct cf_runtime_ckpt_ack *ack); /* the upload thread */
+    void (*end_of_input)(void *arg, int vertex, int subtask);      /* a task thread */
+    void *arg;
+};
+
+/* Before cf_runtime_start(). mode is the job's enum cf_ckpt_mode. */
+void cf_runtime_set_checkpointing(struct cf_runtime *rt, const struct cf_runtime_ckpt_hooks *hooks);
+/* Before cf_runtime_start(): restore every task from this checkpoint (the runtime owns meta). */
+void cf_runtime_set_restore(struct cf_runtime *rt, struct cf_ckpt_meta *meta);
+/* Injects barrier id at the local source subtasks; their state goes under dir_url
+ * (".../chk-<id>" or a savepoint directory). stop: sources emit nothing after the barrier
+ * (stop with savepoint). Any thread. */
+void cf_runtime_trigger_checkpoint(struct cf_runtime *rt, int64_t id, const char *dir_url,
+                                   int savepoint, int stop);
+/* Checkpoint id (and every older one) is complete: tasks call notify_checkpoint_complete.
+ * Any thread. */
+void cf_runtime_notify_checkpoint(struct cf_runtime *rt, int64_t id);
+
 /* Starts the task threads. */
 int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err);
 /* Waits up to timeout_ms (-1: forever) for a terminal state; returns the current state. */

@@ -68,15 +68,68 @@ struct cf_task {
     int started;
     int state; /* enum cf_job_state of the subtask: RUNNING, FINISHED, FAILED, CANCELED */
     int64_t backpressured_ns;
+    /* checkpoints (rt_checkpoint.c), task thread only */
+    int64_t ck_taken;    /* last checkpoint this task snapshotted (or skipped) */
+    int64_t ck_notified; /* last completion delivered to the operators */
+    int64_t ck_aligning; /* barrier being aligned, 0 if none */
+    int64_t ck_align_ns; /* when the first barrier of ck_aligning arrived */
+    int64_t *ck_chan;    /* per input channel: last barrier id seen */
+    int ck_stopped;      /* a source after a stop-with-savepoint barrier: emits nothing more */
     struct cf_state *kv; /* keyed state, opened by the first cf_op_state() */
     char log_ctx[160];
     char failure[1024];
 };
 
+struct cf_runtime {
+    const struct cf_plan *plan;
+    char job_id[64];
+    int ntasks;
+    struct cf_task *tasks;
+    int *vertex_first_task;        /* index of subtask 0 of each vertex in tasks */
+    struct cf_batch_pool ***pools; /* [op][output] */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int state;    /* enum cf_job_state */
+    int canceled; /* tasks must stop */
+    int running;  /* tasks not yet ended */
+    int failed;
+    char failure[2048];
+    int64_t start_ms;
+    int64_t end_ms;
+    char *state_dir; /* <root>/<job id> */
+    int keep_state;
+    int placed;                            /* spread over workers (cf_runtime_create_placed) */
+    struct cf_runtime_placement placement; /* arrays below are the runtime's copies */
+    int *slot_worker;
+    char **hosts;
+    int *data_ports;
+    char **input_keys; /* data-plane inputs registered for local gates */
+    int ninput_keys;
+    struct cf_rt_ckpt *ck; /* checkpointing (rt_checkpoint.c); NULL when off */
+};
+
+static inline struct cf_task *cf_rt_task(struct cf_runtime *rt, int vertex, int subtask)
+{
+    return &rt->tasks[rt->vertex_first_task[vertex] + subtask];
+}
+
 int cf_xwriter_send(struct cf_xwriter *xw, struct cf_batch *batch);
 int cf_xwriter_watermark(struct cf_xwriter *xw, int64_t wm);
 int cf_xwriter_flush(struct cf_xwriter *xw);
 int cf_xwriter_eos(struct cf_xwriter *xw);
+int cf_xwriter_barrier(struct cf_xwriter *xw, int64_t checkpoint_id);
+
+/* rt_checkpoint.c: the task-thread side of checkpoints. Each returns 0 or a CF_E* code. */
+int cf_rt_ckpt_restore(struct cf_task *task);                     /* after open(), before input */
+int cf_rt_ckpt_source_step(struct cf_task *task);                 /* every source loop turn */
+int cf_rt_ckpt_notify_step(struct cf_task *task);                 /* every loop turn */
+int cf_rt_ckpt_barrier(struct cf_task *task, int ch, int64_t id); /* a barrier arrived */
+int cf_rt_ckpt_channel_done(struct cf_task *task);                /* an input channel ended */
+int cf_rt_ckpt_end_of_input(struct cf_task *task);                /* after finish: wait to commit */
+void cf_rt_ckpt_destroy(struct cf_runtime *rt);
+void cf_rt_ckpt_set_tmpdir(struct cf_runtime *rt); /* once the state directory is final */
+/* Waits until deadline (monotonic ms) or until the runtime changes (runtime.c). */
+void cf_rt_idle_wait(struct cf_runtime *rt, int64_t deadline_ms);
 void cf_xwriter_destroy(struct cf_xwriter *xw);
 
 #endif

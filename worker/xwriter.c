@@ -119,6 +119,16 @@ int cf_xwriter_eos(struct cf_xwriter *xw)
     return rc;
 }
 
+int cf_xwriter_barrier(struct cf_xwriter *xw, int64_t checkpoint_id)
+{
+    int rc = cf_xwriter_flush(xw);
+    for (int t = 0; t < xw->nout && rc == 0; t++) {
+        struct cf_msg msg = {.kind = CF_MSG_BARRIER, .value = checkpoint_id};
+        rc = push(xw, t, &msg);
+    }
+    return rc;
+}
+
 void cf_xwriter_destroy(struct cf_xwriter *xw)
 {
     if (!xw) {

@@ -6,6 +6,7 @@ BIN=${CF_BIN:-$TOP/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/cf-integration.XXXXXX")
 PIDS=()
 cleanup() {
+    [ -n "${KEEP:-}" ] && { echo "kept $T" >&2; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; return; }
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     rm -rf "$T"
 }
