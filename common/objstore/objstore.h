@@ -7,9 +7,9 @@
  *   system. Paths are taken literally (no percent-decoding).
  *   "s3://bucket/key": S3. Requests are signed with AWS SigV4 (libcurl's CURLOPT_AWS_SIGV4)
  *   using AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN when set), region
- *   AWS_REGION (default us-east-1). With CF_S3_ENDPOINT set (e.g. "http://127.0.0.1:4569",
- *   MinIO, s3rver) requests go path-style to that endpoint; otherwise to
- *   https://<bucket>.s3.<region>.amazonaws.com.
+ *   AWS_REGION (else AWS_DEFAULT_REGION, else us-east-1). With CF_S3_ENDPOINT set (e.g.
+ *   "http://127.0.0.1:4569": MinIO, s3rver) requests go path-style to that endpoint;
+ *   otherwise to https://<bucket>.s3.<region>.amazonaws.com.
  *   "gs://bucket/key": Google Cloud Storage through its S3-compatible XML API with HMAC keys
  *   (CF_GCS_ACCESS_KEY_ID / CF_GCS_SECRET_ACCESS_KEY, else the AWS_* ones), signed for
  *   region CF_GCS_REGION (default "auto"), path-style to CF_GCS_ENDPOINT, default
@@ -21,10 +21,11 @@
  * tree at that path. The bucket itself ("s3://bucket") is the prefix of every object in it.
  *
  * Errors: 0 on success or a negative CF_E* code, with a message in err naming the URL (and
- * for S3 the service's error code), never a credential. CF_ENOENT means the object is
- * absent; CF_EIO a failure after the retries (5 attempts with exponential backoff and
- * jitter on connection errors, HTTP 5xx and 429/SlowDown; 4xx is never retried); CF_EINVAL
- * a malformed URL; CF_EUNSUPPORTED an unknown scheme.
+ * for S3 the HTTP status and the service's error code, and the name of the variable to
+ * check on an authentication failure), never a credential. CF_ENOENT: the object is absent;
+ * CF_EIO: refused (HTTP 403, ...) or failed after the retries (5 attempts with exponential
+ * backoff and jitter on connection errors, HTTP 5xx and 429/SlowDown; other 4xx answers are
+ * not retried); CF_EINVAL: a malformed URL or setting; CF_EUNSUPPORTED: an unknown scheme.
  *
  * Threads: every function may be called from any thread, concurrently, without a lock.
  * Each thread keeps one curl handle (keep-alive connections are reused). A struct
@@ -51,7 +52,8 @@ int cf_obj_put(const char *url, const void *data, size_t len, struct cf_err *err
 int cf_obj_put_file(const char *url, const char *local_path, struct cf_err *err);
 
 /* Appends the object's content to out (out is left as it was on failure). CF_ENOENT when
- * the object is absent. */
+ * the object is absent. The whole object lands in memory: large ones go to a file with
+ * cf_obj_get_file(). */
 int cf_obj_get(const char *url, struct cf_buf *out, struct cf_err *err);
 
 /* Downloads the object into local_path (written to a temp file and renamed, so a failed

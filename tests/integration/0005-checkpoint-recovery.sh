@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Exactly-once recovery: a keyed window job writing to the file sink checkpoints every second
-# while workers are killed with -9 at random moments (a replacement registers each time); it
+# to s3:// on a local S3 server that checks signatures, while workers are killed with -9 at random moments (a replacement registers each time); it
 # restarts from the latest completed checkpoint, and the committed output (files without a
 # leading dot) equals the output of an uninterrupted `cfctl local` run exactly: nothing lost,
 # nothing twice. Then /jobs/:jid/checkpoints shows completed checkpoints and the restore,
 # _metadata and snapshot files are in the checkpoint directory, and a corrupted snapshot
 # makes recovery fall back to the previous checkpoint.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_s3.sh"
 CFCTL=$BIN/cfctl
+start_s3 checkpoints || fail "no S3 server"
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
 start_worker w1 2; W[1]=$WORKER_PID
 start_worker w2 2; W[2]=$WORKER_PID
@@ -16,7 +18,7 @@ wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did
 job() { # job OUT_DIR CHECKPOINT_DIR COUNT RATE
     cat <<JOB
 {"name": "exactly-once", "parallelism": 2,
- "checkpoints": {"interval": "1s", "dir": "file://$2", "retain": 3},
+ "checkpoints": {"interval": "1s", "dir": "$2", "retain": 3},
  "restart": {"strategy": "fixed_delay", "attempts": 10, "delay": "300ms"},
  "operators": [
   {"id": "clicks", "type": "source.datagen", "generator": "clickstream", "seed": 11,
@@ -37,7 +39,7 @@ job "$T/ref" "$T/unused" $N 0 >"$T/ref.json"
 cat "$T"/ref/part-* | sort >"$T/ref.rows"
 [ "$(wc -l <"$T/ref.rows")" -gt 1000 ] || fail "reference too small: $(wc -l <"$T/ref.rows") rows"
 
-job "$T/out" "$T/chk" $N 8000 >"$T/job.json"
+job "$T/out" "s3://checkpoints/recovery" $N 8000 >"$T/job.json"
 "$CFCTL" -m "$REST" run "$T/job.json" >"$T/run.out" 2>&1 || fail "run: $(cat "$T/run.out")"
 jid=$(grep -o 'JobID [0-9a-f]*' "$T/run.out" | cut -d' ' -f2)
 wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "not RUNNING"
@@ -69,14 +71,20 @@ pass "3 worker kills during a checkpointing job: committed output exactly equal 
     fail "no completed checkpoints reported"
 [ "$(json "$REST/jobs/$jid/checkpoints/config" 'd["mode"], d["interval"]')" = "('exactly_once', 1000)" ] ||
     fail "checkpoints/config: $(json "$REST/jobs/$jid/checkpoints/config" 'd')"
-ls "$T/chk/$jid"/chk-*/_metadata >/dev/null 2>&1 || fail "no _metadata in $T/chk/$jid"
-ls "$T/chk/$jid"/chk-*/per-user/*.mdb >/dev/null 2>&1 || fail "no window snapshot files"
-[ "$(ls -d "$T/chk/$jid"/chk-* | wc -l)" -le 3 ] || fail "more than retain=3 checkpoints kept"
+grep -q "PUT /checkpoints/recovery/$jid/chk-[0-9]*/_metadata 200" "$S3_REQUEST_LOG" ||
+    fail "no _metadata uploaded to the bucket"
+grep -q "PUT /checkpoints/recovery/$jid/chk-[0-9]*/per-user/[01].mdb" "$S3_REQUEST_LOG" ||
+    fail "no window snapshot uploaded"
+grep -q "GET /checkpoints/recovery/$jid/chk-[0-9]*/per-user/[01].mdb 200" "$S3_REQUEST_LOG" ||
+    fail "no snapshot downloaded on restore"
+! grep -q " 403$" "$S3_REQUEST_LOG" || fail "the S3 server refused a signature"
+kept=$(find "$T/s3-data/checkpoints/recovery/$jid" -maxdepth 1 -name 'chk-*' | wc -l)
+[ "$kept" -ge 1 ] && [ "$kept" -le 3 ] || fail "$kept checkpoints kept in the bucket (retain=3)"
 pass "checkpoint REST endpoints, _metadata and snapshot files, retention"
 
 # A corrupted snapshot: the restore detects it by checksum and falls back to the checkpoint
 # before it.
-job "$T/out2" "$T/chk2" 1000000 3000 >"$T/job2.json"
+job "$T/out2" "file://$T/chk2" 1000000 3000 >"$T/job2.json"
 "$CFCTL" -m "$REST" run "$T/job2.json" >"$T/run2.out" 2>&1 || fail "run 2"
 jid2=$(grep -o 'JobID [0-9a-f]*' "$T/run2.out" | cut -d' ' -f2)
 wait_for 20 bash -c "[ \$(ls -d '$T/chk2/$jid2'/chk-* 2>/dev/null | wc -l) -ge 2 ]" || fail "job 2: no checkpoints"
