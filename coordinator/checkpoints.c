@@ -679,8 +679,37 @@ void cf_ckpt_monitor(struct cf_coord *c)
     }
 }
 
+void cf_ckpt_job_archive(struct cf_coord *c, const struct job *j)
+{
+    struct cf_ckpt_archive *a = cf_new(struct cf_ckpt_archive);
+    snprintf(a->job_id, sizeof(a->job_id), "%s", j->rec.id);
+    a->ck = j->ck;
+    a->ck.pending = 0;
+    a->ck.meta = a->ck.ready = NULL;
+    a->ck.acked = a->ck.eoi = NULL;
+    a->ck.pstat = NULL;
+    a->ck.psp = NULL;
+    a->next = c->ckpt_archive;
+    c->ckpt_archive = a;
+    /* keep the newest CF_CKPT_ARCHIVE */
+    struct cf_ckpt_archive *x = a;
+    for (int n = 1; x && n < CF_CKPT_ARCHIVE; n++) {
+        x = x->next;
+    }
+    while (x && x->next) {
+        struct cf_ckpt_archive *d = x->next;
+        x->next = d->next;
+        cf_free(d);
+    }
+}
+
 void cf_ckpt_ops_free(struct cf_coord *c)
 {
+    while (c->ckpt_archive) {
+        struct cf_ckpt_archive *a = c->ckpt_archive;
+        c->ckpt_archive = a->next;
+        cf_free(a);
+    }
     while (c->savepoints) {
         struct cf_savepoint_op *op = c->savepoints;
         c->savepoints = op->next;
@@ -866,6 +895,63 @@ static const struct cf_ckpt_stat *find_stat(const struct cf_job_ckpt *k, int64_t
     return s && s->id == id ? s : NULL;
 }
 
+static void render_stats(const struct cf_job_ckpt *k, cJSON *counts, cJSON *summary, cJSON *latest,
+                         cJSON *hist)
+{
+    cJSON_AddNumberToObject(counts, "restored", k->restored_path[0] ? 1 : 0);
+    cJSON_AddNumberToObject(
+        counts, "total", (double)(k->counts_completed + k->counts_failed + (k->pending ? 1 : 0)));
+    cJSON_AddNumberToObject(counts, "in_progress", k->pending ? 1 : 0);
+    cJSON_AddNumberToObject(counts, "completed", (double)k->counts_completed);
+    cJSON_AddNumberToObject(counts, "failed", (double)k->counts_failed);
+    uint64_t mn = UINT64_MAX, mx = 0, sum = 0;
+    int64_t dmn = INT64_MAX, dmx = 0, dsum = 0;
+    int cnt = 0;
+    for (int64_t id = k->last_id; id > 0 && id > k->last_id - CF_CKPT_HISTORY; id--) {
+        const struct cf_ckpt_stat *s = find_stat(k, id);
+        if (!s) {
+            continue;
+        }
+        cJSON_AddItemToArray(hist, stat_json(s));
+        if (s->status == ST_COMPLETED) {
+            int64_t d = s->ack_ts - s->trigger_ts;
+            mn = s->state_size < mn ? s->state_size : mn;
+            mx = s->state_size > mx ? s->state_size : mx;
+            sum += s->state_size;
+            dmn = d < dmn ? d : dmn;
+            dmx = d > dmx ? d : dmx;
+            dsum += d;
+            cnt++;
+        }
+    }
+    const char *names[] = {"state_size", "checkpointed_size", "end_to_end_duration"};
+    for (int m = 0; m < 3; m++) {
+        cJSON *x = cJSON_AddObjectToObject(summary, names[m]);
+        int dur = m == 2;
+        cJSON_AddNumberToObject(x, "min", cnt ? (double)(dur ? dmn : (int64_t)mn) : 0);
+        cJSON_AddNumberToObject(x, "max", cnt ? (double)(dur ? dmx : (int64_t)mx) : 0);
+        cJSON_AddNumberToObject(x, "avg", cnt ? (double)(dur ? dsum : (int64_t)sum) / cnt : 0);
+    }
+    const struct cf_ckpt_stat *s;
+    cJSON_AddItemToObject(latest, "completed",
+                          (s = find_stat(k, k->latest_completed)) ? stat_json(s)
+                                                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(latest, "savepoint",
+                          (s = find_stat(k, k->latest_savepoint)) ? stat_json(s)
+                                                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(latest, "failed",
+                          (s = find_stat(k, k->latest_failed)) ? stat_json(s) : cJSON_CreateNull());
+    if (k->restored_path[0]) {
+        cJSON *r = cJSON_AddObjectToObject(latest, "restored");
+        cJSON_AddNumberToObject(r, "id", (double)k->restored_id);
+        cJSON_AddNumberToObject(r, "restore_timestamp", (double)k->restore_ts);
+        cJSON_AddBoolToObject(r, "is_savepoint", k->restored_savepoint);
+        cJSON_AddStringToObject(r, "external_path", k->restored_path);
+    } else {
+        cJSON_AddNullToObject(latest, "restored");
+    }
+}
+
 /* GET /jobs/:jid/checkpoints (Flink's CheckpointingStatistics). */
 static void h_checkpoints(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
@@ -885,61 +971,14 @@ static void h_checkpoints(void *arg, struct cf_http_req *req, struct cf_http_res
     cJSON *summary = cJSON_AddObjectToObject(o, "summary");
     cJSON *latest = cJSON_AddObjectToObject(o, "latest");
     cJSON *hist = cJSON_AddArrayToObject(o, "history");
-    if (j) {
-        const struct cf_job_ckpt *k = &j->ck;
-        cJSON_AddNumberToObject(counts, "restored", k->restored_path[0] ? 1 : 0);
-        cJSON_AddNumberToObject(
-            counts, "total",
-            (double)(k->counts_completed + k->counts_failed + (k->pending ? 1 : 0)));
-        cJSON_AddNumberToObject(counts, "in_progress", k->pending ? 1 : 0);
-        cJSON_AddNumberToObject(counts, "completed", (double)k->counts_completed);
-        cJSON_AddNumberToObject(counts, "failed", (double)k->counts_failed);
-        uint64_t mn = UINT64_MAX, mx = 0, sum = 0;
-        int64_t dmn = INT64_MAX, dmx = 0, dsum = 0;
-        int cnt = 0;
-        for (int64_t id = k->last_id; id > 0 && id > k->last_id - CF_CKPT_HISTORY; id--) {
-            const struct cf_ckpt_stat *s = find_stat(k, id);
-            if (!s) {
-                continue;
-            }
-            cJSON_AddItemToArray(hist, stat_json(s));
-            if (s->status == ST_COMPLETED) {
-                int64_t d = s->ack_ts - s->trigger_ts;
-                mn = s->state_size < mn ? s->state_size : mn;
-                mx = s->state_size > mx ? s->state_size : mx;
-                sum += s->state_size;
-                dmn = d < dmn ? d : dmn;
-                dmx = d > dmx ? d : dmx;
-                dsum += d;
-                cnt++;
-            }
-        }
-        const char *names[] = {"state_size", "checkpointed_size", "end_to_end_duration"};
-        for (int m = 0; m < 3; m++) {
-            cJSON *x = cJSON_AddObjectToObject(summary, names[m]);
-            int dur = m == 2;
-            cJSON_AddNumberToObject(x, "min", cnt ? (double)(dur ? dmn : (int64_t)mn) : 0);
-            cJSON_AddNumberToObject(x, "max", cnt ? (double)(dur ? dmx : (int64_t)mx) : 0);
-            cJSON_AddNumberToObject(x, "avg", cnt ? (double)(dur ? dsum : (int64_t)sum) / cnt : 0);
-        }
-        const struct cf_ckpt_stat *s;
-        cJSON_AddItemToObject(latest, "completed",
-                              (s = find_stat(k, k->latest_completed)) ? stat_json(s)
-                                                                      : cJSON_CreateNull());
-        cJSON_AddItemToObject(latest, "savepoint",
-                              (s = find_stat(k, k->latest_savepoint)) ? stat_json(s)
-                                                                      : cJSON_CreateNull());
-        cJSON_AddItemToObject(latest, "failed",
-                              (s = find_stat(k, k->latest_failed)) ? stat_json(s)
-                                                                   : cJSON_CreateNull());
-        if (k->restored_path[0]) {
-            cJSON *r = cJSON_AddObjectToObject(latest, "restored");
-            cJSON_AddNumberToObject(r, "id", (double)k->restored_id);
-            cJSON_AddNumberToObject(r, "restore_timestamp", (double)k->restore_ts);
-            cJSON_AddBoolToObject(r, "is_savepoint", k->restored_savepoint);
-            cJSON_AddStringToObject(r, "external_path", k->restored_path);
-        } else {
-            cJSON_AddNullToObject(latest, "restored");
+    const struct cf_job_ckpt *arch = NULL;
+    for (const struct cf_ckpt_archive *a = c->ckpt_archive; a && !j; a = a->next) {
+        arch = !strcmp(a->job_id, jid ? jid : "") ? &a->ck : arch;
+    }
+    if (j || arch) {
+        render_stats(j ? &j->ck : arch, counts, summary, latest, hist);
+        if (stored) {
+            cf_job_record_clear(&rec);
         }
     } else {
         /* An ended job: what the job store kept. */

@@ -232,6 +232,7 @@ static void job_parts_done(struct cf_coord *c, struct job *j, struct job **pp)
     cf_info("job %s (%s): %s", j->rec.id, j->rec.name, cf_job_state_name(state));
     job_set_state(c, j, state);
     *pp = j->next;
+    cf_ckpt_job_archive(c, j);
     job_free(j);
 }
 

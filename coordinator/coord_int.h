@@ -74,6 +74,14 @@ struct cf_job_ckpt {
     int64_t latest_completed, latest_savepoint, latest_failed; /* ids in history, 0 if none */
 };
 
+/* The checkpoint statistics of an ended job, for GET /jobs/:jid/checkpoints. */
+#define CF_CKPT_ARCHIVE 64
+struct cf_ckpt_archive {
+    char job_id[CF_ID_LEN + 1];
+    struct cf_job_ckpt ck; /* statistics only: no pointers */
+    struct cf_ckpt_archive *next;
+};
+
 struct worker {
     char id[128];
     char host[128];
@@ -138,7 +146,8 @@ struct cf_coord {
     struct cf_rpc_server *rpc;
     pthread_t monitor;
     int monitor_started;
-    struct cf_savepoint_op *savepoints; /* every savepoint request, newest first */
+    struct cf_savepoint_op *savepoints;   /* every savepoint request, newest first */
+    struct cf_ckpt_archive *ckpt_archive; /* ended jobs' statistics, newest first */
 };
 
 /* Index of subtask (vertex, subtask) among the job's ntasks. */
@@ -161,6 +170,8 @@ void cf_ckpt_restore_failed(struct cf_coord *c, struct job *j, const char *failu
 /* Where the next attempt restores from ("" : no state), and the id it continues after. */
 const char *cf_ckpt_restore_path(const struct job *j, int64_t *id);
 void cf_ckpt_ops_free(struct cf_coord *c);
+/* Keeps the statistics of a job that ends (before it is freed). */
+void cf_ckpt_job_archive(struct cf_coord *c, const struct job *j);
 /* Reads the _metadata of a savepoint or checkpoint directory and checks that its state
  * fits the plan (operator ids, max_parallelism); any thread, no lock needed. */
 int cf_ckpt_check_restore(const struct cf_plan *plan, const char *path, int allow_non_restored,
