@@ -42,7 +42,8 @@ run() { # run -p N [-s PATH]: prints the job id
 stop() { # stop JOBID: prints the savepoint path
     wait_for 20 bash -c "'$CFCTL' -m '$REST' info $1 | grep -q 'Checkpoints: [1-9]'" ||
         fail "no checkpoint before stopping $1"
-    "$CFCTL" -m "$REST" stop -p "$T/savepoints" "$1" >"$T/stop.out" 2>&1 || fail "stop: $(cat "$T/stop.out")"
+    "$CFCTL" -m "$REST" stop -p "$T/savepoints" "$1" >"$T/stop.out" 2>&1 ||
+        fail "stop: $(cat "$T/stop.out"); exceptions: $(json "$REST/jobs/$1/exceptions" 'd["exceptionHistory"]["entries"]')"
     wait_for 10 field_is "$REST/jobs/$1" 'd["state"]' FINISHED || fail "stopped job not FINISHED"
     sed -n 's/^Savepoint completed. Path: //p' "$T/stop.out"
 }
