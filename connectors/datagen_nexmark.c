@@ -10,7 +10,9 @@
  * Two deliberate differences, for speed without changing what the queries see:
  *  - `extra` (padding of random lowercase letters up to Nexmark's average event size) is a
  *    window of a per-generator 64 KiB pool of random letters, at a random offset and with
- *    Nexmark's random length, referenced rather than written per event;
+ *    Nexmark's random length, referenced rather than written per event; an auction's
+ *    item_name and description likewise come from a pool of letters and (1 in 13) spaces,
+ *    trimmed like Nexmark's strings;
  *  - the 10,000 non-hot channels' URLs and the 4 hot ones are built once from the seed
  *    (Nexmark caches them too, but draws them from an unseeded Random).
  * Flink's BidGenerator adds FIRST_PERSON_ID to the bidder twice; Beam's (and this) once.
@@ -86,8 +88,9 @@ struct cf_nexmark {
     struct cf_nexmark_str states[NELEM(us_states)];
     struct cf_nexmark_str channels[NUM_CHANNELS + NUM_HOT_CHANNELS];
     struct cf_nexmark_str urls[NUM_CHANNELS + NUM_HOT_CHANNELS];
-    char *text; /* backing store of names, channels and urls */
-    char *pool; /* POOL_SPAN + EXTRA_MAX random lowercase letters */
+    char *text;  /* backing store of names, channels and urls */
+    char *pool;  /* POOL_SPAN + EXTRA_MAX random lowercase letters */
+    char *words; /* POOL_SPAN + EXTRA_MAX letters and spaces, for item names and descriptions */
 };
 
 /* ---- random numbers: one SplitMix64 stream per event ---- */
@@ -203,13 +206,11 @@ static inline int64_t next_price(const struct cf_nexmark *nx, struct rng *g)
 
 /* ---- strings ---- */
 
-/* Nexmark's nextString: 3 to max-1 characters, letters and (1 in 13) `special`, with
- * spaces trimmed at both ends. Writes to out; returns the length. */
-static uint32_t next_string(struct rng *g, uint32_t max, char special, char *out)
+/* len characters: letters and (1 in 13) `special`. */
+static void next_string_fill(struct rng *g, char special, char *out, size_t len)
 {
-    uint32_t len = MIN_STRING_LEN + (uint32_t)rng_below(g, max - MIN_STRING_LEN);
     uint64_t x = 0;
-    for (uint32_t k = 0; k < len; k++) {
+    for (size_t k = 0; k < len; k++) {
         /* Three characters per 64-bit draw (13 * 26 < 2^9 each). */
         if (k % 3 == 0) {
             x = rng_next(g);
@@ -217,6 +218,14 @@ static uint32_t next_string(struct rng *g, uint32_t max, char special, char *out
         uint32_t c = take(&x, 13 * 26);
         out[k] = c < 26 ? special : (char)('a' + c % 26);
     }
+}
+
+/* Nexmark's nextString: 3 to max-1 characters, letters and (1 in 13) `special`, with
+ * spaces trimmed at both ends. Writes to out; returns the length. */
+static uint32_t next_string(struct rng *g, uint32_t max, char special, char *out)
+{
+    uint32_t len = MIN_STRING_LEN + (uint32_t)rng_below(g, max - MIN_STRING_LEN);
+    next_string_fill(g, special, out, len);
     uint32_t b = 0, e = len;
     while (b < e && out[b] == ' ') {
         b++;
@@ -228,6 +237,24 @@ static uint32_t next_string(struct rng *g, uint32_t max, char special, char *out
         memmove(out, out + b, e - b);
     }
     return e - b;
+}
+
+/* Nexmark's nextString(max) as a window of the words pool: 3 to max-1 letters and spaces,
+ * trimmed. */
+static inline struct cf_nexmark_str pool_string(const struct cf_nexmark *nx, struct rng *g,
+                                                uint32_t max)
+{
+    uint64_t x = rng_next(g);
+    uint32_t len = MIN_STRING_LEN + take(&x, max - MIN_STRING_LEN);
+    const char *p = nx->words + take(&x, POOL_SPAN);
+    while (len > 0 && *p == ' ') {
+        p++;
+        len--;
+    }
+    while (len > 0 && p[len - 1] == ' ') {
+        len--;
+    }
+    return (struct cf_nexmark_str){p, len};
 }
 
 /* Nexmark's nextExtra: letters so that current + extra averages `avg` bytes. */
@@ -346,6 +373,8 @@ struct cf_nexmark *cf_nexmark_create(uint64_t seed, int64_t start_ms, int64_t ev
     for (size_t k = 0; k < POOL_SPAN + EXTRA_MAX; k++) {
         nx->pool[k] = (char)('a' + rng_below(&g, 26));
     }
+    nx->words = cf_malloc(POOL_SPAN + EXTRA_MAX);
+    next_string_fill(&g, ' ', nx->words, POOL_SPAN + EXTRA_MAX);
     return nx;
 }
 
@@ -354,6 +383,7 @@ void cf_nexmark_destroy(struct cf_nexmark *nx)
     if (nx) {
         cf_free(nx->text);
         cf_free(nx->pool);
+        cf_free(nx->words);
         cf_free(nx);
     }
 }
@@ -414,13 +444,11 @@ static void gen_auction(const struct cf_nexmark *nx, int64_t i, struct rng *g,
         timestamp_of(nx, i + NUM_IN_FLIGHT * PROP_TOTAL / PROP_AUCTION) - ev->date_time;
     ev->expires =
         ev->date_time + 1 + (int64_t)rng_below(g, (uint64_t)(horizon * 2 > 1 ? horizon * 2 : 1));
-    char *out = ev->scratch;
-    uint32_t n = next_string(g, 20, ' ', out);
-    ev->item_name = (struct cf_nexmark_str){out, n};
-    uint32_t d = next_string(g, 100, ' ', out + n);
-    ev->description = (struct cf_nexmark_str){out + n, d};
+    ev->item_name = pool_string(nx, g, 20);
+    ev->description = pool_string(nx, g, 100);
     ev->reserve = ev->initial_bid + next_price(nx, g);
-    ev->extra = next_extra(nx, g, 8 + n + d + 5 * 8, AVG_AUCTION_BYTES);
+    ev->extra =
+        next_extra(nx, g, 8 + ev->item_name.len + ev->description.len + 5 * 8, AVG_AUCTION_BYTES);
 }
 
 /* Bid `extra`: 32 bytes of ids and price, padded to AVG_BID_BYTES on average. */
@@ -564,8 +592,8 @@ void cf_nexmark_fill_row(const struct cf_nexmark *nx, struct cf_batch *b, uint32
         break;
     case CF_NEXMARK_AUCTION:
         cf_batch_set_int(b, F_ID, r, ev.id);
-        cf_batch_set_str(b, F_ITEM_NAME, r, ev.item_name.ptr, ev.item_name.len);
-        cf_batch_set_str(b, F_DESCRIPTION, r, ev.description.ptr, ev.description.len);
+        ref(b, F_ITEM_NAME, r, ev.item_name);
+        ref(b, F_DESCRIPTION, r, ev.description);
         cf_batch_set_int(b, F_INITIAL_BID, r, ev.initial_bid);
         cf_batch_set_int(b, F_RESERVE, r, ev.reserve);
         cf_batch_set_int(b, F_EXPIRES, r, ev.expires);

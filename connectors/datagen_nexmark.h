@@ -30,10 +30,9 @@ struct cf_nexmark_str {
 
 /*
  * One generated event. Only the fields of its kind are set; date_time and extra always.
- * String lifetimes: name, city, state, channel, url and extra point into the generator's
- * tables (valid until cf_nexmark_destroy()); email_address, credit_card, item_name and
- * description point into `scratch` (valid until the next cf_nexmark_event() on this
- * struct).
+ * String lifetimes: email_address and credit_card point into `scratch` (valid until the
+ * next cf_nexmark_event() on this struct); every other string points into the generator's
+ * tables (valid until cf_nexmark_destroy()).
  */
 struct cf_nexmark_event {
     enum cf_nexmark_kind kind;
@@ -49,7 +48,7 @@ struct cf_nexmark_event {
     /* bid */
     int64_t auction, bidder, price;
     struct cf_nexmark_str channel, url;
-    char scratch[192];
+    char scratch[64];
 };
 
 struct cf_nexmark;
