@@ -14,7 +14,8 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -fno-common $(WARN) -MMD -MP -I.
 # "proto/creekflow.pb-c.h". Shared by every build flavour: it does not depend on flags.
 GEN_DIR := build/gen
 CFLAGS += -I$(GEN_DIR)
-LDLIBS := -lcjson -llmdb -lprotobuf-c -lgrpc -lgpr -levent_pthreads -levent -lcurl -lpthread -lm
+LDLIBS := -lcjson -llmdb -lprotobuf-c -lgrpc -lgpr -levent_pthreads -levent -lcurl -lhiredis \
+          -lrdkafka -lpthread -lm
 
 ifeq ($(SANITIZER),address)
   CFLAGS += -fsanitize=address -fno-omit-frame-pointer
@@ -45,7 +46,7 @@ DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps test unit pipeline integration fuzz run clean style style-check symbols-check
 
-all: $(BIN)/cfctl $(BIN)/cf-coordinator $(BIN)/cf-worker
+all: $(BIN)/cfctl $(BIN)/cf-coordinator $(BIN)/cf-worker $(BIN)/cf-kafka-mock
 
 # Installs missing system packages once per checkout (and again when the script changes).
 $(DEPS_STAMP): scripts/install-deps.sh
@@ -105,6 +106,11 @@ $(BIN)/cf-worker: $(BUILD)/obj/worker/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# Dev/test tool: librdkafka's mock Kafka cluster on a fixed port (DESIGN.md section 9).
+$(BIN)/cf-kafka-mock: $(BUILD)/obj/connectors/kafka_mock/main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -lrdkafka
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
@@ -114,7 +120,7 @@ unit: $(UNIT_BINS)
 	@tests/run-tests.sh unit $(UNIT_BINS)
 
 # Whole jobs through bin/cfctl, compared row by row with independent computations.
-pipeline: $(BIN)/cfctl
+pipeline: $(BIN)/cfctl $(BIN)/cf-kafka-mock
 	@CFCTL=$(abspath $(BIN)/cfctl) tests/run-tests.sh pipeline $(sort $(wildcard tests/pipeline/[0-9]*.sh))
 
 # Real cf-coordinator / cf-worker processes on 127.0.0.1 with ephemeral ports.
@@ -176,4 +182,4 @@ bench: all
 clean:
 	rm -rf build build-address build-undefined build-fuzz bin
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BUILD)/obj/connectors/kafka_mock/main.d
