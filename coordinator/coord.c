@@ -188,12 +188,28 @@ static int may_restart(struct job *j)
     const struct cf_spec *spec = j->plan->spec;
     switch (spec->restart.strategy) {
     case CF_RESTART_FIXED_DELAY:
-    case CF_RESTART_FAILURE_RATE: /* approximated by its attempts (per interval: later) */
         if (j->rec.restarts >= spec->restart.attempts) {
             return 0;
         }
         j->restart_delay_ms = spec->restart.delay;
         return 1;
+    case CF_RESTART_FAILURE_RATE: {
+        /* At most `attempts` failures within any `failure_interval`: keep the times of the
+         * last failures in a ring and compare with the oldest one that still counts. */
+        int64_t now = cf_monotonic_ms();
+        int n = (int)(spec->restart.attempts < CF_FAILURE_RING ? spec->restart.attempts
+                                                               : CF_FAILURE_RING);
+        if (n <= 0) {
+            return 0;
+        }
+        int64_t oldest = j->failures[(j->nfailures + CF_FAILURE_RING - n) % CF_FAILURE_RING];
+        j->failures[j->nfailures++ % CF_FAILURE_RING] = now;
+        if (j->nfailures > n && now - oldest < spec->restart.failure_interval) {
+            return 0; /* this failure is one too many within the interval */
+        }
+        j->restart_delay_ms = spec->restart.delay;
+        return 1;
+    }
     case CF_RESTART_EXPONENTIAL_DELAY:
         j->restart_delay_ms = j->restart_delay_ms ? j->restart_delay_ms * 2 : spec->restart.delay;
         if (j->restart_delay_ms > spec->restart.max_delay) {

@@ -21,6 +21,7 @@ struct cf_rpc_channel;
 struct cf_ckpt_meta;
 
 #define CF_CKPT_HISTORY 10
+#define CF_FAILURE_RING 64 /* failure_rate counts at most this many failures per interval */
 
 /* One checkpoint or savepoint as the REST API shows it. */
 struct cf_ckpt_stat {
@@ -127,8 +128,10 @@ struct job {
     int64_t state_since[CF_JOB__COUNT];
     struct vmetric *metrics; /* the latest counters per (worker, vertex) of this attempt */
     int nmetrics, cap_metrics;
-    int stop_with_savepoint; /* a stop's savepoint completed: the job ends FINISHED */
-    struct cf_job_ckpt ck;   /* checkpoint coordination (checkpoints.c) */
+    int stop_with_savepoint;           /* a stop's savepoint completed: the job ends FINISHED */
+    int64_t failures[CF_FAILURE_RING]; /* failure_rate: monotonic times of the last failures */
+    int nfailures;
+    struct cf_job_ckpt ck; /* checkpoint coordination (checkpoints.c) */
     struct job *next;
 };
 

@@ -27,3 +27,22 @@ wait_for 5 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "not RUNNING 
 "$CFCTL" -m "$REST" cancel "$jid" >/dev/null 2>&1 || fail "cancel after restart"
 [ "$(json "$REST/jobs/$jid" 'd["state"]')" = CANCELED ] || fail "not CANCELED"
 pass "fixed_delay restart on the remaining slots"
+
+# failure_rate: at most 1 failure per minute. The first worker loss restarts the job on the
+# slots that remain; the second within the minute ends it FAILED.
+w2=$WORKER_PID
+start_worker w3 2; w3=$WORKER_PID
+wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "w3 did not register"
+sed 's/"strategy": "fixed_delay", "attempts": 2, "delay": "500ms"/"strategy": "failure_rate", "attempts": 1, "failure_interval": "1m", "delay": "200ms"/; s/"resilient"/"rate-limited"/' \
+    "$T/job.json" >"$T/rate.json"
+grep -q failure_rate "$T/rate.json" || fail "test setup: no failure_rate in the spec"
+"$CFCTL" -m "$REST" run "$T/rate.json" >"$T/run2.out" 2>&1 || fail "run: $(cat "$T/run2.out")"
+jid=$(grep -o 'JobID [0-9a-f]*' "$T/run2.out" | cut -d' ' -f2)
+wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "rate-limited job not RUNNING"
+kill -9 "$w3"
+wait_for 10 grep -q "job $jid.*restarting (attempt 2)" "$T/coord.err" || fail "failure_rate: no first restart"
+wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "not RUNNING after the first restart"
+start_worker w4 2
+kill -9 "$w2"
+wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' FAILED || fail "failure_rate: a second failure within the interval should end the job"
+pass "failure_rate: one restart allowed per interval, the second failure ends the job FAILED"
