@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Savepoints: stop with a savepoint at -p 2, resume at -p 3, stop again, resume at -p 1 and
+# Savepoints: stop with a savepoint at -p 2, resume at -p 4, then -p 3, then -p 1 and
 # run to the end: the union of the committed outputs equals an uninterrupted run exactly
 # (keyed window state is redistributed by key-group ranges; the source's positions too).
 # Also: `cfctl savepoint` while running, `cfctl checkpoint`, a savepoint path that does not
@@ -29,7 +29,7 @@ job() { # job OUT_DIR COUNT RATE [extra operator JSON]
 ]}
 JOB
 }
-N=90000
+N=120000
 job "$T/ref" $N 0 >"$T/ref.json"
 "$CFCTL" local --port 0 "$T/ref.json" >"$T/ref.out" 2>&1 || fail "reference: $(tail -3 "$T/ref.out")"
 sort "$T"/ref/part-* >"$T/ref.rows"
@@ -60,18 +60,21 @@ sp1=$(stop "$j1")
 [ -n "$sp1" ] || fail "stop printed no savepoint path"
 case "$sp1" in *"/savepoint-${j1:0:6}-"*) ;; *) fail "savepoint name: $sp1" ;; esac
 
-j2=$(run -p 3 -s "$sp1")
+j2=$(run -p 4 -s "$sp1")
 wait_for 10 field_is "$REST/jobs/$j2" 'd["state"]' RUNNING || fail "resumed job not RUNNING"
 [ "$(json "$REST/jobs/$j2/checkpoints" 'd["latest"]["restored"]["is_savepoint"]')" = True ] ||
     fail "checkpoints do not show the restore"
-sleep 1.5
+sleep 1
 sp2=$(stop "$j2")
-j3=$(run -p 1 -s "$sp2")
+jb=$(run -p 3 -s "$sp2")
+sleep 1
+sp3=$(stop "$jb")
+j3=$(run -p 1 -s "$sp3")
 wait_for 60 field_is "$REST/jobs/$j3" 'd["state"]' FINISHED || fail "last part did not finish"
 sort "$T"/out/part-* >"$T/got.rows"
 cmp -s "$T/ref.rows" "$T/got.rows" ||
     fail "union of outputs differs: $(wc -l <"$T/got.rows") vs $(wc -l <"$T/ref.rows") rows; $(diff "$T/ref.rows" "$T/got.rows" | head -3)"
-pass "stop at -p 2, resume at -p 3, stop, resume at -p 1: exact union ($(wc -l <"$T/got.rows") rows)"
+pass "stop at -p 2, resume at -p 4, stop, at -p 3, stop, at -p 1: exact union ($(wc -l <"$T/got.rows") rows)"
 
 # Refusals that name the problem.
 "$CFCTL" -m "$REST" run -s "$T/no-such-savepoint" "$T/job.json" >"$T/bad.out" 2>&1 && fail "missing savepoint accepted"
