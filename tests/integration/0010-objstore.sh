@@ -13,22 +13,8 @@ source "$(dirname "$0")/lib_s3.sh"
 MULT=${CF_TEST_TIMEOUT_MULT:-1}
 
 # ---- build the driver against the library of this build flavour ----
-san=${SANITIZER:-}
-if [ -z "$san" ]; then
-    case "$BIN" in */build-address/bin) san=address ;; */build-undefined/bin) san=undefined ;; esac
-fi
-vars=$(cd "$TOP" && make -s --no-print-directory SANITIZER="$san" -f Makefile -f - cf-print-vars <<'MK'
-cf-print-vars: ; @echo '$(CC)|$(LDFLAGS)|$(abspath $(LIB))|$(LDLIBS)'
-MK
-) || fail "cannot read the build variables from the Makefile"
-IFS='|' read -r cc ldflags lib ldlibs <<<"$vars"
-[ -f "$lib" ] || fail "$lib is missing: build the library first (make)"
-X=$T/objstore_tool
-# shellcheck disable=SC2086 # flag lists
-$cc -std=c11 -D_GNU_SOURCE -pthread -g -O1 -Wall -Wextra -Werror -I"$TOP" $ldflags \
-    -o "$X" "$TOP/tests/integration/objstore_tool.c" "$lib" $ldlibs 2>"$T/tool-build.err" ||
-    fail "cannot build objstore_tool: $(cat "$T/tool-build.err")"
-pass "objstore_tool built against $(basename "$(dirname "$lib")")/libcreekflow.a"
+X=$(build_objstore_tool 2>"$T/tool-build.err") || fail "cannot build objstore_tool: $(cat "$T/tool-build.err")"
+pass "objstore_tool built"
 
 start_s3 bk gbk || fail "S3 server did not start"
 pass "s3rver on $S3_ENDPOINT"

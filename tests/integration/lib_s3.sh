@@ -49,6 +49,27 @@ start_s3() {
     export CF_S3_ENDPOINT=$S3_ENDPOINT CF_GCS_ENDPOINT=$S3_ENDPOINT
 }
 
+# build_objstore_tool: builds tests/integration/objstore_tool.c (list/get/put through the
+# object store client) against the library of the build flavour $BIN belongs to, into
+# ${T:-/tmp}/objstore_tool, and prints its path.
+build_objstore_tool() {
+    local san=${SANITIZER:-}
+    if [ -z "$san" ]; then
+        case "${BIN:-}" in */build-address/bin) san=address ;; */build-undefined/bin) san=undefined ;; esac
+    fi
+    local vars cc ldflags lib ldlibs out=${T:-/tmp}/objstore_tool
+    vars=$(cd "$S3_LIB_TOP" && make -s --no-print-directory SANITIZER="$san" -f Makefile -f - cf-print-vars <<'MK'
+cf-print-vars: ; @echo '$(CC)|$(LDFLAGS)|$(abspath $(LIB))|$(LDLIBS)'
+MK
+) || { echo "build_objstore_tool: cannot read the build variables" >&2; return 1; }
+    IFS='|' read -r cc ldflags lib ldlibs <<<"$vars"
+    [ -f "$lib" ] || { echo "build_objstore_tool: $lib is missing: build first (make)" >&2; return 1; }
+    # shellcheck disable=SC2086 # flag lists
+    $cc -std=c11 -D_GNU_SOURCE -pthread -g -O1 -Wall -Wextra -Werror -I"$S3_LIB_TOP" $ldflags -o "$out" \
+        "$S3_LIB_TOP/tests/integration/objstore_tool.c" "$lib" $ldlibs >&2 || return 1
+    echo "$out"
+}
+
 stop_s3() {
     [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
     S3_PID=
