@@ -30,6 +30,7 @@ struct attempt {
 
 struct cf_worker_jobs {
     struct cf_dataplane *dp;
+    char *state_dir; /* --data-dir/state, or NULL: the runtime's default under $TMPDIR */
     char *worker_id;
     struct cf_rpc_channel *coord;
     pthread_mutex_t lock;
@@ -342,6 +343,9 @@ static int rpc_deploy(void *arg, const uint8_t *req, size_t len, struct cf_buf *
     a->plan = plan;
     a->rt = rt;
     a->wj = wj;
+    if (rc == 0 && wj->state_dir) {
+        cf_runtime_set_state_dir(rt, wj->state_dir, 0);
+    }
     if (rc == 0) {
         /* Always: without checkpoints in the spec, savepoints are still possible. */
         struct cf_runtime_ckpt_hooks hooks = {
@@ -428,6 +432,12 @@ struct cf_worker_jobs *cf_worker_jobs_create(struct cf_dataplane *dp, const char
     }
     cf_dataplane_set_failure_hook(dp, on_channel_failure, wj);
     return wj;
+}
+
+void cf_worker_jobs_set_data_dir(struct cf_worker_jobs *wj, const char *dir)
+{
+    cf_free(wj->state_dir);
+    wj->state_dir = dir ? cf_asprintf("%s/state", dir) : NULL;
 }
 
 void cf_worker_jobs_serve(struct cf_worker_jobs *wj, struct cf_rpc_server *rpc)
@@ -531,5 +541,6 @@ void cf_worker_jobs_destroy(struct cf_worker_jobs *wj)
     pthread_cond_destroy(&wj->cond);
     pthread_mutex_destroy(&wj->lock);
     cf_free(wj->worker_id);
+    cf_free(wj->state_dir);
     cf_free(wj);
 }

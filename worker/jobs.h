@@ -16,6 +16,8 @@ struct cf_worker_jobs;
 struct cf_worker_jobs *cf_worker_jobs_create(struct cf_dataplane *dp, const char *worker_id,
                                              const char *coordinator, struct cf_err *err);
 /* Registers DeployTask and CancelTask on the worker's RPC server (before it starts). */
+/* Keyed state and snapshots being written go under dir/state (cf-worker --data-dir). */
+void cf_worker_jobs_set_data_dir(struct cf_worker_jobs *wj, const char *dir);
 void cf_worker_jobs_serve(struct cf_worker_jobs *wj, struct cf_rpc_server *rpc);
 /* Cancels every running attempt (the coordinator was lost: its jobs will be redeployed). */
 void cf_worker_jobs_cancel_all(struct cf_worker_jobs *wj);

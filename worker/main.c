@@ -68,6 +68,7 @@ int main(int argc, char **argv)
     const char *coordinator = env_or("CF_COORDINATOR", NULL);
     const char *bind = env_or("CF_BIND", "127.0.0.1");
     const char *advertise = env_or("CF_ADVERTISE", NULL);
+    const char *data_dir = env_or("CF_DATA_DIR", NULL);
     int slots = 1, data_port = 6121, rpc_port = 6122;
     if (int_of("CF_SLOTS", env_or("CF_SLOTS", "1"), 1, 1024, &slots) ||
         int_of("CF_DATA_PORT", env_or("CF_DATA_PORT", "6121"), 0, 65535, &data_port) ||
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--rpc-port")) {
             rc = int_of(a, v, 0, 65535, &rpc_port);
         } else if (!strcmp(a, "--data-dir")) {
-            /* keyed state and snapshots will live here (issue [4]) */
+            data_dir = v;
         } else {
             fprintf(stderr, "cf-worker: unknown option '%s'\n", a);
             return usage();
@@ -140,6 +141,7 @@ int main(int argc, char **argv)
         cf_dataplane_destroy(dp);
         return 1;
     }
+    cf_worker_jobs_set_data_dir(jobs, data_dir);
     cf_worker_jobs_serve(jobs, rpc);
     if (cf_rpc_server_start(rpc) != 0) {
         fprintf(stderr, "cf-worker: cannot start the RPC server\n");

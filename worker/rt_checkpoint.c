@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "ckpt_meta.h"
+#include "common/base/fs.h"
 #include "common/base/log.h"
 #include "common/base/mem.h"
 #include "common/base/timeutil.h"
@@ -224,8 +225,11 @@ static int take_snapshot(struct cf_task *task, int64_t id, int64_t alignment_ms)
         job->decline = "the checkpoint was superseded before its barrier arrived";
     } else {
         job->dir = trig.dir;
-        mkdir(rt->state_dir, 0700);
-        mkdir(ck->tmpdir, 0700);
+        if (cf_mkdirs(ck->tmpdir, 0700) != 0) {
+            job->decline = "cannot create the local snapshot directory (see the worker log)";
+            cf_warn("checkpoint %" PRId64 ": cannot create %s: %s", id, ck->tmpdir,
+                    strerror(errno));
+        }
     }
     for (int k = 0; k < task->nops && !job->decline; k++) {
         struct cf_op *op = &task->ops[k];
@@ -432,9 +436,10 @@ static int restore_op(struct cf_task *task, struct cf_op *op, const struct cf_ck
     struct cf_snapshot *snap = cf_snapshot_reader(
         meta->checkpoint_id, meta->savepoint, keyed ? lo : 0, keyed ? hi : CF_STATE_KEY_GROUPS - 1);
     char **locals = cf_calloc((size_t)mop->nfiles + 1, sizeof(char *));
-    mkdir(task->rt->state_dir, 0700);
-    mkdir(ck->tmpdir, 0700);
-    int rc = 0;
+    int rc = cf_mkdirs(ck->tmpdir, 0700);
+    if (rc) {
+        rc = cf_err_set(err, CF_EIO, "cannot create %s: %s", ck->tmpdir, strerror(rc));
+    }
     for (int i = 0; i < mop->nfiles && rc == 0; i++) {
         const struct cf_ckpt_file *f = &mop->files[i];
         if (keyed && (f->kg_hi < lo || f->kg_lo > hi)) {

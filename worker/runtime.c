@@ -666,7 +666,8 @@ static struct cf_runtime *runtime_create(const struct cf_plan *plan, const char 
     pthread_condattr_destroy(&attr);
     rt->state = CF_JOB_CREATED;
     const char *tmp = getenv("TMPDIR");
-    rt->state_dir = cf_asprintf("%s/creekflow-state/%s", tmp && *tmp ? tmp : "/tmp", rt->job_id);
+    rt->state_dir = cf_asprintf("%s/creekflow-state/%s.%d", tmp && *tmp ? tmp : "/tmp", rt->job_id,
+                                rt->placement.attempt);
 
     rt->pools = cf_calloc((size_t)plan->nops, sizeof(*rt->pools));
     for (int i = 0; i < plan->nops; i++) {
@@ -740,7 +741,7 @@ static struct cf_runtime *runtime_create(const struct cf_plan *plan, const char 
 void cf_runtime_set_state_dir(struct cf_runtime *rt, const char *dir, int keep)
 {
     cf_free(rt->state_dir);
-    rt->state_dir = cf_asprintf("%s/%s", dir, rt->job_id);
+    rt->state_dir = cf_asprintf("%s/%s.%d", dir, rt->job_id, rt->placement.attempt);
     rt->keep_state = keep;
 }
 

@@ -90,7 +90,8 @@ struct cf_runtime *cf_runtime_create_placed(const struct cf_plan *plan, const ch
 /* Fails the job with a reason from outside (a lost data channel or peer). Any thread. */
 void cf_runtime_fail(struct cf_runtime *rt, const char *reason);
 /*
- * Where subtasks keep keyed state (an LMDB environment each, under <dir>/<job id>/).
+ * Where subtasks keep keyed state (an LMDB environment each, under <dir>/<job id>.<attempt>/,
+ * so a restarted attempt never opens an environment the previous one still closes).
  * Default: $TMPDIR (or /tmp)/creekflow-state; the job's directory is removed when the
  * runtime is destroyed unless keep is set. Before cf_runtime_start().
  */

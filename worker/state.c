@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/base/fs.h"
 #include "common/base/log.h"
 #include "common/base/mem.h"
 
@@ -99,38 +100,6 @@ static int lmdb_fail(struct cf_state *st, int rc, const char *what, const struct
     }
     return set_msg(st, code, "state in %s: %s%s%s: %s", st->dir, what, ns ? " in namespace " : "",
                    ns ? ns->name : "", mdb_strerror(rc));
-}
-
-/* mkdir -p: creates dir and its missing parents. Returns 0 or an errno value. */
-static int mkdirs(const char *dir)
-{
-    char *path = cf_strdup(dir);
-    int rc = 0;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0') {
-            continue;
-        }
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, STATE_DIR_MODE) != 0 && errno != EEXIST) {
-            rc = errno;
-            goto out;
-        }
-        *p = c;
-        if (c == '\0') {
-            break;
-        }
-    }
-    /* EEXIST above may have been a file: the last component must be a directory. */
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        rc = errno;
-    } else if (!S_ISDIR(sb.st_mode)) {
-        rc = ENOTDIR;
-    }
-out:
-    cf_free(path);
-    return rc;
 }
 
 static void put_kg(unsigned char *buf, int key_group)
@@ -309,7 +278,7 @@ int cf_state_open(const char *dir, struct cf_state **out, struct cf_err *err)
     if (!dir || !*dir) {
         return cf_err_set(err, CF_EINVAL, "state directory: empty path");
     }
-    rc = mkdirs(dir);
+    rc = cf_mkdirs(dir, STATE_DIR_MODE);
     if (rc) {
         return cf_err_set(err, CF_EIO, "state directory %s: %s", dir, strerror(rc));
     }
@@ -691,7 +660,7 @@ int cf_state_stats(struct cf_state *st, uint64_t *entries, uint64_t *bytes)
 int cf_state_copy(struct cf_state *st, const char *path, struct cf_err *err)
 {
     cf_assert(!st->wtxn);
-    int rc = mkdirs(path);
+    int rc = cf_mkdirs(path, STATE_DIR_MODE);
     if (rc) {
         return cf_err_set(err, CF_EIO, "state copy to %s: %s", path, strerror(rc));
     }

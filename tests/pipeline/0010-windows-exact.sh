@@ -59,5 +59,5 @@ done
 # The job's LMDB state directory is removed when it ends.
 spill_jid=$(grep -o 'job windows ([0-9a-f]*)' "$T/stderr" | grep -o '[0-9a-f]\{32\}') ||
     fail "no job id in the spill run's output"
-[ ! -e "${TMPDIR:-/tmp}/creekflow-state/$spill_jid" ] || fail "state of job $spill_jid left behind"
+[ ! -e "${TMPDIR:-/tmp}/creekflow-state/$spill_jid.0" ] || fail "state of job $spill_jid left behind"
 pass "identical results with state spilled to LMDB"
