@@ -1,20 +1,37 @@
 /*
- * sink.file - writes rows as JSON lines or CSV into part files under a directory,
- * optionally partitioned by time and fields: "partition_by": "{event_type}/year=%Y/month=%m".
+ * sink.file - writes rows as JSON lines or CSV into part files under a local directory or an
+ * object storage prefix (s3://bucket/prefix, gs://bucket/prefix), optionally partitioned by
+ * time and fields: "partition_by": "{event_type}/year=%Y/month=%m".
  *
- * A part file is written as ".part-<run>-<subtask>-<n>.<ext>.inprogress" and renamed to
- * "part-<run>-<subtask>-<n>.<ext>" when it is complete: rolled by size or age, or at the
- * end of the input. A reader that skips dot-files never sees a partial file.
+ * A part is "<path>/<partition>/part-<run>-<subtask>-<n>.<ext>". It becomes visible under
+ * that name only when it is complete: rolled by size or age, or at the end of the input.
+ *  - Local directory: written as ".part-<run>-<subtask>-<n>.<ext>.inprogress", fsync'd and
+ *    renamed. A reader that skips dot-files never sees a partial file.
+ *  - Object storage: a streaming upload to the final URL (common/objstore: a multipart
+ *    upload in parts of the client's part size, 8 MiB, so a large part never sits in memory
+ *    whole, but each open part may hold one); completing it is cf_obj_upload_prepare(),
+ *    which gives a token, and cf_obj_upload_commit(token) makes the object appear. Nothing
+ *    is listed before that. A failing or canceled task aborts its open uploads (close()).
+ * Both are one mechanism: a complete part is "staged" (the tmp path, or the upload token)
+ * and commit_part() makes it visible (rename, or CompleteMultipartUpload), idempotently.
+ * Uploads run on the task thread: a slow store back-pressures the job like a slow disk.
  *
- * Exactly once (checkpoints in exactly_once mode): a completed part file is not renamed at
- * once but becomes pending; a checkpoint's snapshot closes every open part (parts roll on
- * every checkpoint), records the pending ones, and they are renamed when that checkpoint
- * completes (notify_checkpoint_complete), or at the end of the job's input once the
- * coordinator confirms it. After a failure, restore() renames the pending files of the
- * checkpoint it restores from (idempotent: another subtask may have done it) and deletes
- * this job's hidden part files that no completed checkpoint covers, so the output is
- * exactly what the checkpointed state says was written. Names carry the job id and a
- * per-attempt random tag, so attempts never collide.
+ * Checkpoints: every snapshot completes the open parts (parts roll on every checkpoint), so
+ * what came before the barrier is never only in a part that a failure would lose. Names then
+ * carry the job id and a per-attempt random tag, so attempts never collide.
+ *  - at_least_once: they are committed at once.
+ *  - exactly_once (two-phase commit): they become pending; the snapshot records the pending
+ *    ones (final name -> tmp path or upload token) and they are committed when that
+ *    checkpoint completes (notify_checkpoint_complete), or at the end of the job's input
+ *    once the coordinator confirms it. After a failure, restore() commits the pending parts
+ *    of the checkpoint it restores from (idempotent: they may have been committed before the
+ *    failure; tokens can be committed by any process), so the output is exactly what the
+ *    checkpointed state says was written.
+ *    Output of failed attempts that no completed checkpoint covers: in a local directory,
+ *    restore() deletes those hidden part files. In object storage it is invisible - uploads
+ *    never completed - but not deleted: the client has no way to find them (no
+ *    ListMultipartUploads), so their parts stay until the bucket's lifecycle rule
+ *    (AbortIncompleteMultipartUpload) removes them. docs/job-spec.md says so.
  *
  * Partition time: the `partition_time` field if set, else a `window_start` field (window
  * output), else the row's event time, else the processing time.
@@ -30,11 +47,13 @@
 #include <unistd.h>
 
 #include "common/base/buf.h"
+#include "common/base/fs.h"
 #include "common/base/hash.h"
 #include "common/base/mem.h"
 #include "common/base/timeutil.h"
 #include "common/data/csv_codec.h"
 #include "common/data/json_codec.h"
+#include "common/objstore/objstore.h"
 #include "worker/op.h"
 
 enum sink_format { OUT_JSON, OUT_CSV };
@@ -52,7 +71,8 @@ struct fsink_conf {
 
 static const struct cf_conf_key fsink_keys[] = {
     {"path", CF_CONF_STRING, CF_CONF_REQUIRED, NULL, offsetof(struct fsink_conf, path), NULL,
-     "Output directory (created if missing)."},
+     "Output directory (created if missing), or an object storage prefix: s3://bucket/prefix, "
+     "gs://bucket/prefix."},
     {"format", CF_CONF_ENUM, 0, "json", offsetof(struct fsink_conf, format), "json|csv",
      "json: one object per line; csv: RFC 4180."},
     {"partition_by", CF_CONF_STRING, 0, NULL, offsetof(struct fsink_conf, partition_by), NULL,
@@ -87,20 +107,23 @@ struct fsink_prep {
     int time_idx;        /* partition time field, or -1 */
 };
 
+/* An open part. Exactly one of fd (local) and up (object storage) is in use. */
 struct writer {
-    char *part;  /* partition path ("" without partition_by) */
-    char *tmp;   /* full path of the in-progress file */
-    char *final; /* full path when committed */
-    int fd;
+    char *part;               /* partition path ("" without partition_by) */
+    char *final;              /* full path or object URL once committed */
+    char *tmp;                /* local: full path of the in-progress file; else NULL */
+    int fd;                   /* local: open on tmp; else -1 */
+    struct cf_obj_upload *up; /* object storage: the streaming upload; else NULL */
     int64_t size;
     int64_t opened_ms;
     uint64_t last_use;
     struct cf_buf buf;
 };
 
-/* A complete part file waiting for the checkpoint that covers it (exactly once). */
+/* A complete part waiting for the checkpoint that covers it (exactly once). `staged` is what
+ * commit_part() needs to make it visible: the local tmp path, or the upload's token. */
 struct pending {
-    char *tmp, *final;
+    char *final, *staged;
     int64_t ckpt; /* 0: not yet in a snapshot; else the checkpoint that covers it */
 };
 
@@ -108,6 +131,7 @@ struct fsink_state {
     struct pending *pending;
     int npending, cap_pending;
     int exactly_once;
+    int remote; /* path is an object storage URL */
     struct writer *writers;
     int nwriters;
     int cap;
@@ -214,17 +238,21 @@ static int parse_template(struct fsink_prep *prep, const char *tpl, const struct
     return 0;
 }
 
+/* 1 if path (a configured path or a part's final name) is in object storage. */
+static int is_remote(const char *path)
+{
+    return strncmp(path, "s3://", 5) == 0 || strncmp(path, "gs://", 5) == 0;
+}
+
 static int fsink_configure(struct cf_op_decl *decl, struct cf_err *err)
 {
     const struct fsink_conf *conf = decl->conf;
     struct fsink_prep *prep = cf_new(struct fsink_prep);
     decl->prep = prep;
     prep->time_idx = -1;
-    if (strncmp(conf->path, "s3://", 5) == 0 || strncmp(conf->path, "gs://", 5) == 0) {
-        return cf_err_append(err, CF_EUNSUPPORTED,
-                             "%s.path: object storage paths (s3://, gs://) are not supported "
-                             "yet; use a local directory",
-                             decl->path);
+    if (is_remote(conf->path) && (conf->path[5] == '\0' || conf->path[5] == '/')) {
+        return cf_err_append(err, CF_ESPEC, "%s.path: '%s' names no bucket (%.5sbucket/prefix)",
+                             decl->path, conf->path, conf->path);
     }
     if (!conf->path[0]) {
         return cf_err_append(err, CF_ESPEC, "%s.path: must not be empty", decl->path);
@@ -265,43 +293,28 @@ static void fsink_unconfigure(struct cf_op_decl *decl)
     prep_free(decl->prep);
 }
 
-static int mkdirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            int rc = mkdir(path, 0777);
-            *p = '/';
-            if (rc != 0 && errno != EEXIST) {
-                return -1;
-            }
-        }
-    }
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-        return -1;
-    }
-    return 0;
-}
-
 static int fsink_open(struct cf_op *op, struct cf_err *err)
 {
     const struct fsink_conf *conf = op->conf;
     struct fsink_state *st = cf_new(struct fsink_state);
     op->state = st;
-    char *dir = cf_strdup(conf->path);
-    int rc = mkdirs(dir);
-    cf_free(dir);
-    if (rc != 0) {
-        return cf_err_set(err, CF_EIO, "cannot create '%s': %s", conf->path, strerror(errno));
+    st->remote = is_remote(conf->path);
+    if (!st->remote) {
+        int rc = cf_mkdirs(conf->path, 0777);
+        if (rc != 0) {
+            return cf_err_set(err, CF_EIO, "cannot create '%s': %s", conf->path, strerror(rc));
+        }
     }
-    /* Part names carry the run (job id) so reruns into one directory never collide. */
+    /* Part names carry the run (job id) so reruns into one directory never collide. A job
+     * that checkpoints also tags each attempt: a restored attempt numbers its parts from 0
+     * again and must not replace the committed parts of the attempt before it. */
     const char *jid = cf_op_job_id(op);
     st->exactly_once = cf_op_exactly_once(op);
-    if (st->exactly_once) {
-        snprintf(st->run, sizeof(st->run), "%.8s-%04x", jid,
+    if (cf_op_checkpointing(op)) {
+        snprintf(st->run, sizeof(st->run), "%.8s-%08x", jid,
                  (unsigned)(cf_hash_u64((uint64_t)cf_now_ms() * 1000003u + (uint64_t)getpid(),
                                         (uint64_t)op->subtask) &
-                            0xffff));
+                            0xffffffffu));
     } else {
         snprintf(st->run, sizeof(st->run), "%.8s", jid);
     }
@@ -312,8 +325,20 @@ static int fsink_open(struct cf_op *op, struct cf_err *err)
     return 0;
 }
 
+/* Hands the buffered bytes to the part: write(2) or the upload (which sends each full
+ * multipart part, so it may block on the network). */
 static int flush_writer(struct cf_op *op, struct writer *w)
 {
+    if (w->up) {
+        struct cf_err err;
+        cf_err_clear(&err);
+        if (w->buf.len && cf_obj_upload_write(w->up, w->buf.data, w->buf.len, &err) < 0) {
+            /* the client's message names the URL, never a credential */
+            return cf_op_fail(op, "cannot upload part: %s", err.msg);
+        }
+        cf_buf_reset(&w->buf);
+        return 0;
+    }
     size_t off = 0;
     while (off < w->buf.len) {
         ssize_t n = write(w->fd, w->buf.data + off, w->buf.len - off);
@@ -329,29 +354,91 @@ static int flush_writer(struct cf_op *op, struct writer *w)
     return 0;
 }
 
-/* Completes a part file: flush, fsync, rename to its final name. Removes the writer. */
+/* Frees a writer's resources. A part not completed stays invisible: a local in-progress
+ * file stays a dot-file, an upload is aborted (cf_obj_upload_discard). */
+static void writer_free(struct writer *w)
+{
+    if (w->fd >= 0) {
+        close(w->fd);
+    }
+    cf_obj_upload_discard(w->up);
+    cf_free(w->part);
+    cf_free(w->tmp);
+    cf_free(w->final);
+    cf_buf_destroy(&w->buf);
+}
+
+/*
+ * Makes a complete part visible under its final name: renames the local tmp file, or
+ * commits the upload token. Idempotent, as restore() needs: a tmp already gone while final
+ * exists, or an upload already completed, is success. With `recheck` (restore: the part was
+ * probably committed before the failure) an object that exists is not committed again, which
+ * costs one HEAD where a repeated commit may cost retries (s3rver answers 500 to an upload it
+ * no longer knows). An existing final name is this part: names are unique per attempt.
+ */
+static int commit_part(struct cf_op *op, const char *final, const char *staged, int recheck)
+{
+    if (is_remote(final)) {
+        struct cf_err err;
+        cf_err_clear(&err);
+        if (recheck && cf_obj_exists(final, &err) == 1) {
+            return 0;
+        }
+        cf_err_clear(&err);
+        if (cf_obj_upload_commit(staged, &err) < 0) {
+            return cf_op_fail(op, "cannot commit part: %s", err.msg);
+        }
+        return 0;
+    }
+    if (rename(staged, final) == 0) {
+        return 0;
+    }
+    if (errno == ENOENT && access(final, F_OK) == 0) {
+        return 0;
+    }
+    return cf_op_fail(op, "cannot commit '%s' as '%s': %s", staged, final, strerror(errno));
+}
+
+/* Completes a part: flush, then fsync (local) or prepare the upload (object storage) -
+ * either gives what commit_part() needs - and commit it now or, exactly once, make it
+ * pending. Removes the writer. */
 static int commit_writer(struct cf_op *op, struct fsink_state *st, int i)
 {
     struct writer *w = &st->writers[i];
+    char *staged = NULL;
     int rc = flush_writer(op, w);
-    if (rc == 0 && fsync(w->fd) != 0) {
-        rc = cf_op_fail(op, "cannot sync '%s': %s", w->tmp, strerror(errno));
+    if (w->up) {
+        if (rc == 0) {
+            struct cf_err err;
+            cf_err_clear(&err);
+            /* prepare frees the upload, on failure too; the token is malloc'd (cf_free) */
+            rc = cf_obj_upload_prepare(w->up, &staged, &err);
+            w->up = NULL;
+            if (rc < 0) {
+                rc = cf_op_fail(op, "cannot upload part: %s", err.msg);
+            }
+        }
+    } else {
+        if (rc == 0 && fsync(w->fd) != 0) {
+            rc = cf_op_fail(op, "cannot sync '%s': %s", w->tmp, strerror(errno));
+        }
+        close(w->fd);
+        w->fd = -1;
+        staged = w->tmp;
+        w->tmp = NULL;
     }
-    close(w->fd);
     if (rc == 0 && st->exactly_once) {
         if (st->npending == st->cap_pending) {
             st->cap_pending = st->cap_pending ? st->cap_pending * 2 : 8;
             st->pending = cf_realloc(st->pending, (size_t)st->cap_pending * sizeof(*st->pending));
         }
-        st->pending[st->npending++] = (struct pending){w->tmp, w->final, 0};
-        w->tmp = w->final = NULL;
-    } else if (rc == 0 && rename(w->tmp, w->final) != 0) {
-        rc = cf_op_fail(op, "cannot rename '%s': %s", w->tmp, strerror(errno));
+        st->pending[st->npending++] = (struct pending){w->final, staged, 0};
+        w->final = staged = NULL;
+    } else if (rc == 0) {
+        rc = commit_part(op, w->final, staged, 0);
     }
-    cf_free(w->part);
-    cf_free(w->tmp);
-    cf_free(w->final);
-    cf_buf_destroy(&w->buf);
+    cf_free(staged);
+    writer_free(w);
     st->writers[i] = st->writers[--st->nwriters];
     return rc;
 }
@@ -375,25 +462,42 @@ static int open_writer(struct cf_op *op, struct fsink_state *st, const char *par
         st->cap = st->cap ? st->cap * 2 : 8;
         st->writers = cf_realloc(st->writers, (size_t)st->cap * sizeof(*st->writers));
     }
-    char *dir = part[0] ? cf_asprintf("%s/%s", conf->path, part) : cf_strdup(conf->path);
-    if (mkdirs(dir) != 0) {
-        int rc = cf_op_fail(op, "cannot create '%s': %s", dir, strerror(errno));
-        cf_free(dir);
-        return rc;
-    }
     struct writer *w = &st->writers[st->nwriters];
     memset(w, 0, sizeof(*w));
+    w->fd = -1;
     long long n = (long long)st->counter++;
-    w->final = cf_asprintf("%s/part-%s-%d-%lld.%s", dir, st->run, op->subtask, n, st->ext);
-    w->tmp =
-        cf_asprintf("%s/.part-%s-%d-%lld.%s.inprogress", dir, st->run, op->subtask, n, st->ext);
-    cf_free(dir);
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (w->fd < 0) {
-        int rc = cf_op_fail(op, "cannot create '%s': %s", w->tmp, strerror(errno));
-        cf_free(w->tmp);
-        cf_free(w->final);
-        return rc;
+    if (st->remote) {
+        char *name =
+            part[0] ? cf_asprintf("%s/part-%s-%d-%lld.%s", part, st->run, op->subtask, n, st->ext)
+                    : cf_asprintf("part-%s-%d-%lld.%s", st->run, op->subtask, n, st->ext);
+        char *url = cf_obj_join(conf->path, name); /* malloc'd: cf_free is free() */
+        cf_free(name);
+        struct cf_err err;
+        cf_err_clear(&err);
+        if (cf_obj_upload_begin(url, &w->up, &err) < 0) {
+            cf_free(url);
+            return cf_op_fail(op, "cannot start upload: %s", err.msg);
+        }
+        w->final = url;
+    } else {
+        char *dir = part[0] ? cf_asprintf("%s/%s", conf->path, part) : cf_strdup(conf->path);
+        int errnum = cf_mkdirs(dir, 0777);
+        if (errnum != 0) {
+            int rc = cf_op_fail(op, "cannot create '%s': %s", dir, strerror(errnum));
+            cf_free(dir);
+            return rc;
+        }
+        w->final = cf_asprintf("%s/part-%s-%d-%lld.%s", dir, st->run, op->subtask, n, st->ext);
+        w->tmp =
+            cf_asprintf("%s/.part-%s-%d-%lld.%s.inprogress", dir, st->run, op->subtask, n, st->ext);
+        cf_free(dir);
+        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (w->fd < 0) {
+            int rc = cf_op_fail(op, "cannot create '%s': %s", w->tmp, strerror(errno));
+            cf_free(w->tmp);
+            cf_free(w->final);
+            return rc;
+        }
     }
     w->part = cf_strdup(part);
     w->opened_ms = cf_now_ms();
@@ -554,9 +658,9 @@ static int fsink_on_timer(struct cf_op *op, int64_t now)
     return rc;
 }
 
-static int fsink_finish(struct cf_op *op)
+/* Completes every open part (committed, or pending under exactly once). */
+static int commit_all(struct cf_op *op, struct fsink_state *st)
 {
-    struct fsink_state *st = op->state;
     while (st->nwriters) {
         int rc = commit_writer(op, st, st->nwriters - 1);
         if (rc) {
@@ -566,36 +670,21 @@ static int fsink_finish(struct cf_op *op)
     return 0;
 }
 
-/* Renames tmp to final; a tmp already gone is fine when final exists (committed before). */
-static int commit_file(struct cf_op *op, const char *tmp, const char *final)
+static int fsink_finish(struct cf_op *op)
 {
-    if (rename(tmp, final) == 0) {
-        return 0;
-    }
-    if (errno == ENOENT && access(final, F_OK) == 0) {
-        return 0;
-    }
-    return cf_op_fail(op, "cannot commit '%s' as '%s': %s", tmp, final, strerror(errno));
+    return commit_all(op, op->state);
 }
 
 static int fsink_snapshot(struct cf_op *op, struct cf_snapshot *snap)
 {
     struct fsink_state *st = op->state;
-    if (!st->exactly_once) {
-        /* at least once: what was written so far only needs to be on disk */
-        for (int i = 0; i < st->nwriters; i++) {
-            int rc = flush_writer(op, &st->writers[i]);
-            if (rc) {
-                return rc;
-            }
-        }
-        return 0;
-    }
-    while (st->nwriters) {
-        int rc = commit_writer(op, st, st->nwriters - 1);
-        if (rc) {
-            return rc;
-        }
+    /* A restart replays only what came after this barrier: what came before must not stay
+     * in an open part, which the failure would lose (an in-progress file is never renamed,
+     * an upload never completed). At least once, completing commits; exactly once, the
+     * parts become pending and are recorded below. */
+    int rc = commit_all(op, st);
+    if (rc || !st->exactly_once) {
+        return rc;
     }
     int64_t id = cf_snapshot_id(snap);
     for (int i = 0; i < st->npending; i++) {
@@ -603,9 +692,9 @@ static int fsink_snapshot(struct cf_op *op, struct cf_snapshot *snap)
         if (!p->ckpt) {
             p->ckpt = id;
         }
-        int rc = cf_snapshot_put(snap, p->final, strlen(p->final), p->tmp, strlen(p->tmp));
+        rc = cf_snapshot_put(snap, p->final, strlen(p->final), p->staged, strlen(p->staged));
         if (rc) {
-            return cf_op_fail(op, "cannot record pending file '%s' in checkpoint %lld", p->final,
+            return cf_op_fail(op, "cannot record pending part '%s' in checkpoint %lld", p->final,
                               (long long)id);
         }
     }
@@ -619,9 +708,9 @@ static int fsink_notify(struct cf_op *op, int64_t id)
     for (int i = 0; i < st->npending && rc == 0;) {
         struct pending *p = &st->pending[i];
         if ((p->ckpt && p->ckpt <= id) || id == INT64_MAX) {
-            rc = commit_file(op, p->tmp, p->final);
-            cf_free(p->tmp);
+            rc = commit_part(op, p->final, p->staged, 0);
             cf_free(p->final);
+            cf_free(p->staged);
             st->pending[i] = st->pending[--st->npending];
         } else {
             i++;
@@ -630,27 +719,27 @@ static int fsink_notify(struct cf_op *op, int64_t id)
     return rc;
 }
 
-struct restore_ctx {
-    struct cf_op *op;
-    int rc;
-    char **finals; /* every final name the checkpoint covers */
-    int n, cap;
-};
-
+/* Commits one pending part recorded in the restored checkpoint (key: final name, value:
+ * tmp path or upload token). Every subtask sees every entry. Local renames are cheap and
+ * subtask 0's orphan sweep relies on having done them all itself, so every subtask renames
+ * every file (the first one wins, the others find it done). A remote commit costs round
+ * trips, so each is done by one subtask, chosen by a hash of the name; all of them finish
+ * before their subtask processes a record, and a failure fails the attempt, whose
+ * successor commits again. */
 static int restore_visit(void *arg, int key_group, const void *key, size_t klen, const void *val,
                          size_t vlen)
 {
     (void)key_group;
-    struct restore_ctx *c = arg;
+    struct cf_op *op = arg;
     char *final = cf_strndup(key, klen);
-    char *tmp = cf_strndup(val, vlen);
-    int rc = commit_file(c->op, tmp, final);
-    cf_free(tmp);
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 16;
-        c->finals = cf_realloc(c->finals, (size_t)c->cap * sizeof(char *));
+    int rc = 0;
+    if (!is_remote(final) ||
+        cf_hash64(key, klen, 0) % (uint64_t)op->parallelism == (uint64_t)op->subtask) {
+        char *staged = cf_strndup(val, vlen);
+        rc = commit_part(op, final, staged, 1);
+        cf_free(staged);
     }
-    c->finals[c->n++] = final;
+    cf_free(final);
     return rc;
 }
 
@@ -687,18 +776,15 @@ static void remove_orphans(struct cf_op *op, const char *dir, int depth)
 
 static int fsink_restore(struct cf_op *op, struct cf_snapshot *snap)
 {
-    struct restore_ctx c = {.op = op};
-    int rc = cf_snapshot_scan(snap, restore_visit, &c);
-    for (int i = 0; i < c.n; i++) {
-        cf_free(c.finals[i]);
-    }
-    cf_free(c.finals);
-    if (rc == 0 && op->subtask == 0 && ((struct fsink_state *)op->state)->exactly_once) {
+    struct fsink_state *st = op->state;
+    int rc = cf_snapshot_scan(snap, restore_visit, op);
+    if (rc == 0 && op->subtask == 0 && st->exactly_once && !st->remote) {
         /* Every pending file of the checkpoint is committed (by whichever subtask got there
          * first); what is still hidden and from an older attempt was never covered. Only
          * subtask 0 sweeps, after its own commits: the others' commits are of the same
          * files, and an uncommitted tmp that another subtask still has to rename would
-         * already be renamed by this subtask above. */
+         * already be renamed by this subtask above. Object storage has no such sweep (see
+         * the comment at the top of the file). */
         remove_orphans(op, ((const struct fsink_conf *)op->conf)->path, 0);
     }
     return rc;
@@ -710,20 +796,21 @@ static void fsink_close(struct cf_op *op)
     if (!st) {
         return;
     }
+    /* Failed or canceled: pending parts stay staged (a completed checkpoint may cover them:
+     * the next attempt's restore() commits those). */
     for (int i = 0; i < st->npending; i++) {
-        cf_free(st->pending[i].tmp);
         cf_free(st->pending[i].final);
+        cf_free(st->pending[i].staged);
     }
     cf_free(st->pending);
-    /* Failed or canceled: in-progress files stay hidden (dot-files) and incomplete. */
+    /* Open parts stay incomplete and invisible: local in-progress files as dot-files (what
+     * was written is flushed), uploads aborted. */
     for (int i = 0; i < st->nwriters; i++) {
         struct writer *w = &st->writers[i];
-        flush_writer(op, w);
-        close(w->fd);
-        cf_free(w->part);
-        cf_free(w->tmp);
-        cf_free(w->final);
-        cf_buf_destroy(&w->buf);
+        if (w->fd >= 0) {
+            flush_writer(op, w);
+        }
+        writer_free(w);
     }
     cf_free(st->writers);
     cf_json_encoder_destroy(st->enc);
@@ -735,7 +822,8 @@ static void fsink_close(struct cf_op *op)
 const struct cf_op_plugin cf_conn_sink_file = {
     .type = "sink.file",
     .kind = CF_OP_KIND_SINK,
-    .doc = "Writes JSON-lines or CSV part files into a directory, optionally partitioned.",
+    .doc = "Writes JSON-lines or CSV part files into a directory or object storage (s3://, gs://), "
+           "optionally partitioned.",
     .conf_size = sizeof(struct fsink_conf),
     .conf_keys = fsink_keys,
     .configure = fsink_configure,
