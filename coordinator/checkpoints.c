@@ -606,6 +606,20 @@ static void complete(struct cf_coord *c, const char *job_id, struct cf_ckpt_meta
 
 void cf_ckpt_monitor(struct cf_coord *c)
 {
+    for (struct cf_ckpt_archive *a = c->ckpt_archive; a; a = a->next) {
+        if (a->sweep_dir) {
+            char *dir = a->sweep_dir, *retained = a->sweep_retained;
+            char id[CF_ID_LEN + 1];
+            snprintf(id, sizeof(id), "%s", a->job_id);
+            a->sweep_dir = a->sweep_retained = NULL;
+            pthread_mutex_unlock(&c->lock);
+            sweep_aborted(id, dir, INT64_MAX, retained);
+            cf_free(dir);
+            cf_free(retained);
+            pthread_mutex_lock(&c->lock);
+            return; /* the list may have changed */
+        }
+    }
     int64_t now = cf_monotonic_ms();
     for (struct job *j = c->live; j; j = j->next) {
         struct cf_job_ckpt *k = &j->ck;
@@ -689,6 +703,10 @@ void cf_ckpt_job_archive(struct cf_coord *c, const struct job *j)
     a->ck.acked = a->ck.eoi = NULL;
     a->ck.pstat = NULL;
     a->ck.psp = NULL;
+    if (j->rec.checkpoint_path) {
+        a->sweep_dir = cf_strdup(j->rec.checkpoint_path);
+        a->sweep_retained = cf_strdup(j->rec.retained ? j->rec.retained : "");
+    }
     a->next = c->ckpt_archive;
     c->ckpt_archive = a;
     /* keep the newest CF_CKPT_ARCHIVE */
@@ -699,6 +717,8 @@ void cf_ckpt_job_archive(struct cf_coord *c, const struct job *j)
     while (x && x->next) {
         struct cf_ckpt_archive *d = x->next;
         x->next = d->next;
+        cf_free(d->sweep_dir);
+        cf_free(d->sweep_retained);
         cf_free(d);
     }
 }
@@ -708,6 +728,8 @@ void cf_ckpt_ops_free(struct cf_coord *c)
     while (c->ckpt_archive) {
         struct cf_ckpt_archive *a = c->ckpt_archive;
         c->ckpt_archive = a->next;
+        cf_free(a->sweep_dir);
+        cf_free(a->sweep_retained);
         cf_free(a);
     }
     while (c->savepoints) {

@@ -80,6 +80,10 @@ struct cf_job_ckpt {
 struct cf_ckpt_archive {
     char job_id[CF_ID_LEN + 1];
     struct cf_job_ckpt ck; /* statistics only: no pointers */
+    /* Checkpoint directories not retained are swept once more after the job ended (late
+     * uploads of aborted checkpoints): the latest checkpoint's URL and the retained list. */
+    char *sweep_dir;
+    char *sweep_retained;
     struct cf_ckpt_archive *next;
 };
 
