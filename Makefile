@@ -44,7 +44,7 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all deps test unit pipeline integration fuzz run clean style style-check symbols-check
+.PHONY: all deps test unit pipeline integration fuzz run run-pipelines clean style style-check symbols-check
 
 all: $(BIN)/cfctl $(BIN)/cf-coordinator $(BIN)/cf-worker $(BIN)/cf-kafka-mock
 
@@ -173,6 +173,10 @@ style-check:
 
 run: all
 	@scripts/run-demo.sh
+
+# The pipelines with Kafka, S3 and Redis, on throwaway local peers (examples/lakehouse).
+run-pipelines: all
+	@examples/lakehouse/run.sh
 
 # Benchmarks next to the hand-written baseline (bench/run.sh); prints a table and writes
 # bench/results/latest.json.
