@@ -2,6 +2,10 @@
 # `make run` runs the demo job. SANITIZER=address|undefined builds into build-<san>/.
 
 SANITIZER ?=
+# Builds use every core unless -j is given (test suites themselves run one at a time).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+  MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 BUILD := build$(if $(SANITIZER),-$(SANITIZER))
 BIN := $(if $(SANITIZER),$(BUILD)/bin,bin)
 CC ?= cc
@@ -127,11 +131,25 @@ pipeline: $(BIN)/cfctl $(BIN)/cf-kafka-mock
 integration: $(BIN)/cf-coordinator $(BIN)/cf-worker
 	@CF_BIN=$(abspath $(BIN)) tests/run-tests.sh integration $(sort $(wildcard tests/integration/[0-9]*.sh))
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -I. -g -O1 -fsanitize=fuzzer,address,undefined
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(GEN_SRCS) $(GEN_HDRS) | $(DEPS_STAMP)
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on its seed corpus. The library is
+# compiled once with coverage instrumentation (fuzzer-no-link) and linked into every target.
+FUZZ_SAN := address,undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -I. -I$(GEN_DIR) -g -O1 -MMD -MP
+FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o) $(GEN_SRCS:$(GEN_DIR)/%.c=build-fuzz/obj/gen/%.o)
+FUZZ_LIB := build-fuzz/libcreekflow-fuzz.a
+build-fuzz/obj/gen/%.o: $(GEN_DIR)/%.c $(GEN_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -I$(GEN_DIR) -o $@ $< $(LIB_SRCS) $(GEN_SRCS) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+build-fuzz/obj/%.o: %.c $(GEN_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+-include $(FUZZ_OBJS:.o=.d)
 
 fuzz: $(FUZZ_BINS)
 	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

@@ -26,7 +26,11 @@ static char *json_str(const cJSON *o, const char *name)
 static int64_t json_int(const cJSON *o, const char *name, int64_t dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+    /* Out of int64 range (or NaN) is treated as absent: converting it would be undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18)) {
+        return dflt;
+    }
+    return (int64_t)v->valuedouble;
 }
 
 int cf_ckpt_meta_parse(const char *text, size_t len, struct cf_ckpt_meta **out, struct cf_err *err)
@@ -37,10 +41,11 @@ int cf_ckpt_meta_parse(const char *text, size_t len, struct cf_ckpt_meta **out, 
         cJSON_Delete(doc);
         return cf_err_set(err, CF_EPARSE, "_metadata is not a JSON object");
     }
-    if (json_int(doc, "version", 0) != META_VERSION) {
+    int64_t version = json_int(doc, "version", 0);
+    if (version != META_VERSION) {
         cJSON_Delete(doc);
         return cf_err_set(err, CF_EPARSE, "_metadata version %" PRId64 " (this build reads %d)",
-                          json_int(doc, "version", 0), META_VERSION);
+                          version, META_VERSION);
     }
     struct cf_ckpt_meta *m = cf_new(struct cf_ckpt_meta);
     m->job_id = json_str(doc, "job_id");
@@ -80,7 +85,8 @@ int cf_ckpt_meta_parse(const char *text, size_t len, struct cf_ckpt_meta **out, 
             };
             op->files = cf_realloc(op->files, (size_t)(op->nfiles + 1) * sizeof(*op->files));
             op->files[op->nfiles++] = file;
-            if (file.subtask < 0 || !file.path || !file.checksum) {
+            if (file.subtask < 0 || !file.path || !file.checksum || file.kg_lo < 0 ||
+                file.kg_hi < file.kg_lo) {
                 bad = 1;
             }
         }
