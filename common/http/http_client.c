@@ -40,7 +40,7 @@ static void global_init(void)
 }
 
 /* This thread's handle, created on first use; NULL only if curl cannot allocate one. */
-static CURL *thread_handle(void)
+void *cf_http_thread_curl(void)
 {
     pthread_once(&g_once, global_init);
     if (g_init_rc != CURLE_OK) {
@@ -129,7 +129,7 @@ int cf_http_request(const char *method, const char *url, const char *body, size_
     struct curl_slist *headers = NULL;
     struct sink sink = {.buf = &out->body};
     CURLU *u = curl_url();
-    CURL *curl = thread_handle();
+    CURL *curl = cf_http_thread_curl();
     if (!u || !curl) {
         rc = cf_err_set(err, CF_ENOMEM, "cannot set up an HTTP request: out of memory");
         goto out;

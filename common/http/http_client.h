@@ -64,6 +64,13 @@ cJSON *cf_http_json(const struct cf_http_result *r);
 const char *cf_http_result_error(const struct cf_http_result *r, char *buf, size_t size);
 
 /*
+ * The calling thread's libcurl easy handle (a CURL *), shared by every HTTP user of the
+ * thread (cf_http_request, the object store) so they share its connection cache. Each user
+ * calls curl_easy_reset() before setting its options. NULL if curl cannot allocate one.
+ */
+void *cf_http_thread_curl(void);
+
+/*
  * Closes the calling thread's cached connections and frees its curl handle (threads that
  * exit do this automatically). For long-lived threads that are done with HTTP, and tests
  * counting file descriptors.

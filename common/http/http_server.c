@@ -35,6 +35,7 @@
 
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strutil.h"
 
 #define LISTEN_BACKLOG       128
 #define MAX_HEADERS_SIZE     (64 * 1024)
@@ -133,20 +134,6 @@ static void format_hostport(char *buf, size_t size, const char *addr, int port)
 
 /* ---- percent-decoding, path and query splitting ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /*
  * Decodes n bytes of s into a NUL-terminated arena string. plus_is_space for query strings
  * (form encoding). Returns NULL for a malformed escape or an escaped NUL, which could not
@@ -159,8 +146,8 @@ static char *pct_decode(struct cf_arena *arena, const char *s, size_t n, int plu
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < n ? cf_hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < n ? cf_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 return NULL;
             }

@@ -21,6 +21,7 @@
 
 #include "../base/log.h"
 #include "../base/mem.h"
+#include "../base/strutil.h"
 #include "objstore_int.h"
 
 /* Bytes read from a local file per cf_obj_upload_write() call in cf_obj_put_file(). */
@@ -393,7 +394,11 @@ static int token_open(const char *token, struct cf_obj_token *t, struct cf_obj_u
     return rc;
 }
 
-int cf_obj_upload_commit(const char *token, struct cf_err *err)
+typedef int (*token_fn)(const struct cf_obj_url *u, const struct cf_obj_token *t,
+                        struct cf_err *err);
+
+/* Opens the token and hands it to the backend of its URL. */
+static int on_token(const char *token, token_fn file_fn, token_fn s3_fn, struct cf_err *err)
 {
     cf_assert(token);
     struct cf_obj_token t;
@@ -402,27 +407,20 @@ int cf_obj_upload_commit(const char *token, struct cf_err *err)
     if (rc < 0) {
         return rc;
     }
-    rc = u.kind == CF_OBJ_FILE ? cf_obj_file_upload_commit(&u, &t, err)
-                               : cf_obj_s3_upload_commit(&u, &t, err);
+    rc = (u.kind == CF_OBJ_FILE ? file_fn : s3_fn)(&u, &t, err);
     cf_obj_url_free(&u);
     cf_obj_token_free(&t);
     return rc;
 }
 
+int cf_obj_upload_commit(const char *token, struct cf_err *err)
+{
+    return on_token(token, cf_obj_file_upload_commit, cf_obj_s3_upload_commit, err);
+}
+
 int cf_obj_upload_abort(const char *token, struct cf_err *err)
 {
-    cf_assert(token);
-    struct cf_obj_token t;
-    struct cf_obj_url u;
-    int rc = token_open(token, &t, &u, err);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = u.kind == CF_OBJ_FILE ? cf_obj_file_upload_abort(&u, &t, err)
-                               : cf_obj_s3_upload_abort(&u, &t, err);
-    cf_obj_url_free(&u);
-    cf_obj_token_free(&t);
-    return rc;
+    return on_token(token, cf_obj_file_upload_abort, cf_obj_s3_upload_abort, err);
 }
 
 /* ---- put_file ---- */
@@ -547,20 +545,6 @@ static void field_encode(struct cf_buf *out, const char *s)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Decodes s[0..n) (a field); NULL when a %XX escape is broken or decodes to NUL. */
 static char *field_decode(const char *s, size_t n)
 {
@@ -571,8 +555,8 @@ static char *field_decode(const char *s, size_t n)
             d[j++] = s[i];
             continue;
         }
-        int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+        int hi = i + 2 < n ? cf_hex_digit(s[i + 1]) : -1;
+        int lo = hi >= 0 ? cf_hex_digit(s[i + 2]) : -1;
         if (lo < 0 || (hi == 0 && lo == 0)) {
             cf_free(d);
             return NULL;
@@ -790,7 +774,8 @@ void cf_obj_xml_text(struct cf_buf *out, const char *s, size_t len)
             unsigned long cp = 0;
             int ok = d < i + n - 1;
             for (size_t k = d; ok && k < i + n - 1; k++) {
-                int v = base == 16 ? hexval(s[k]) : (s[k] >= '0' && s[k] <= '9' ? s[k] - '0' : -1);
+                int v = base == 16 ? cf_hex_digit(s[k])
+                                   : (s[k] >= '0' && s[k] <= '9' ? s[k] - '0' : -1);
                 ok = v >= 0 && cp <= 0x10FFFF;
                 cp = cp * (unsigned long)base + (unsigned long)(v < 0 ? 0 : v);
             }

@@ -39,6 +39,8 @@
 
 #include <curl/curl.h>
 
+#include "common/http/http_client.h"
+
 #include "../base/log.h"
 #include "../base/mem.h"
 #include "objstore_int.h"
@@ -52,39 +54,6 @@
 #define AWS_REGION_DEFAULT   "us-east-1"
 #define GCS_REGION_DEFAULT   "auto"
 #define GCS_ENDPOINT_DEFAULT "https://storage.googleapis.com"
-
-/* ---- per-thread curl handle ---- */
-
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static pthread_key_t g_handle_key;
-static CURLcode g_init_rc;
-
-static void handle_free(void *p)
-{
-    curl_easy_cleanup(p);
-}
-
-static void global_init(void)
-{
-    g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    cf_assert(pthread_key_create(&g_handle_key, handle_free) == 0);
-}
-
-static CURL *thread_handle(void)
-{
-    pthread_once(&g_once, global_init);
-    if (g_init_rc != CURLE_OK) {
-        return NULL;
-    }
-    CURL *curl = pthread_getspecific(g_handle_key);
-    if (!curl) {
-        curl = curl_easy_init();
-        if (curl) {
-            pthread_setspecific(g_handle_key, curl);
-        }
-    }
-    return curl;
-}
 
 /* ---- configuration from the environment ---- */
 
@@ -410,7 +379,7 @@ static int http_error(const struct s3_cfg *c, const struct cf_obj_url *u, const 
 static int perform(const struct s3_cfg *c, const struct cf_obj_url *u, const struct req *rq,
                    struct resp *rs, struct cf_err *err)
 {
-    CURL *curl = thread_handle();
+    CURL *curl = cf_http_thread_curl();
     if (!curl) {
         return cf_err_set(err, CF_ENOMEM, "%s: cannot set up an HTTP request", u->raw);
     }
