@@ -108,13 +108,7 @@ static int file_configure(struct cf_op_decl *decl, struct cf_err *err)
     const struct file_conf *conf = decl->conf;
     struct file_prep *prep = cf_new(struct file_prep);
     decl->prep = prep;
-    char path[64];
-    snprintf(path, sizeof(path), "%s.schema", decl->path);
-    prep->schema = cf_schema_from_json(conf->schema, path, err);
-    if (!prep->schema) {
-        if (err && !err->msg[0]) {
-            cf_err_append(err, CF_ESPEC, "%s: invalid", path);
-        }
+    if (cf_srcerr_schema(decl, conf->schema, &prep->schema, err) != 0) {
         return CF_ESPEC;
     }
     if (strlen(conf->delimiter) != 1 || strchr("\"\r\n", conf->delimiter[0])) {
@@ -134,11 +128,7 @@ static int file_configure(struct cf_op_decl *decl, struct cf_err *err)
     if (cf_evtime_check(&conf->event_time, prep->schema, decl->path, &prep->ts_idx, err) != 0) {
         return CF_ESPEC;
     }
-    int out = cf_op_decl_output(decl, "", prep->schema);
-    decl->outputs[out].event_time = prep->ts_idx >= 0;
-    struct cf_schema *errs = cf_schema_errors();
-    prep->errors_out = cf_op_decl_output(decl, "errors", errs);
-    cf_schema_release(errs);
+    prep->errors_out = cf_srcerr_declare(decl, prep->schema, prep->ts_idx);
     return 0;
 }
 

@@ -188,13 +188,7 @@ static int ksrc_configure(struct cf_op_decl *decl, struct cf_err *err)
     const struct ksrc_conf *conf = decl->conf;
     struct ksrc_prep *prep = cf_new(struct ksrc_prep);
     decl->prep = prep;
-    char path[64];
-    snprintf(path, sizeof(path), "%s.schema", decl->path);
-    prep->schema = cf_schema_from_json(conf->schema, path, err);
-    if (!prep->schema) {
-        if (err && !err->msg[0]) {
-            cf_err_append(err, CF_ESPEC, "%s: invalid", path);
-        }
+    if (cf_srcerr_schema(decl, conf->schema, &prep->schema, err) != 0) {
         return CF_ESPEC;
     }
     int bad = 0;
@@ -250,11 +244,7 @@ static int ksrc_configure(struct cf_op_decl *decl, struct cf_err *err)
     if (bad) {
         return CF_ESPEC;
     }
-    int out = cf_op_decl_output(decl, "", prep->schema);
-    decl->outputs[out].event_time = prep->ts_idx >= 0;
-    struct cf_schema *errs = cf_schema_errors();
-    prep->errors_out = cf_op_decl_output(decl, "errors", errs);
-    cf_schema_release(errs);
+    prep->errors_out = cf_srcerr_declare(decl, prep->schema, prep->ts_idx);
     return 0;
 }
 

@@ -69,6 +69,17 @@ int cf_gate_channels(const struct cf_gate *gate)
     return gate->nchan;
 }
 
+/* Appends msg to a channel with space; the lock is held. */
+static void enqueue(struct cf_gate *gate, struct cf_chan *ch, const struct cf_msg *msg)
+{
+    ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
+    ch->count++;
+    gate->queued++;
+    if (gate->waiting) {
+        pthread_cond_signal(&gate->readable);
+    }
+}
+
 int cf_gate_push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *blocked_ns)
 {
     struct cf_chan *ch = &gate->chans[c];
@@ -88,12 +99,7 @@ int cf_gate_push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *block
         msg->batch = NULL;
         return CF_ECANCELED;
     }
-    ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
-    ch->count++;
-    gate->queued++;
-    if (gate->waiting) {
-        pthread_cond_signal(&gate->readable);
-    }
+    enqueue(gate, ch, msg);
     pthread_mutex_unlock(&gate->lock);
     return 0;
 }
@@ -213,12 +219,7 @@ int cf_gate_try_push(struct cf_gate *gate, int c, struct cf_msg *msg)
         pthread_mutex_unlock(&gate->lock);
         return CF_EAGAIN;
     }
-    ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
-    ch->count++;
-    gate->queued++;
-    if (gate->waiting) {
-        pthread_cond_signal(&gate->readable);
-    }
+    enqueue(gate, ch, msg);
     pthread_mutex_unlock(&gate->lock);
     return 0;
 }

@@ -4,6 +4,31 @@
 
 #include "runtime_int.h"
 
+int cf_srcerr_schema(struct cf_op_decl *decl, const struct cJSON *json, struct cf_schema **schema,
+                     struct cf_err *err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "%s.schema", decl->path);
+    *schema = cf_schema_from_json(json, path, err);
+    if (!*schema) {
+        if (err && !err->msg[0]) {
+            cf_err_append(err, CF_ESPEC, "%s: invalid", path);
+        }
+        return CF_ESPEC;
+    }
+    return 0;
+}
+
+int cf_srcerr_declare(struct cf_op_decl *decl, struct cf_schema *schema, int ts_idx)
+{
+    int out = cf_op_decl_output(decl, "", schema);
+    decl->outputs[out].event_time = ts_idx >= 0;
+    struct cf_schema *errs = cf_schema_errors();
+    int errors_out = cf_op_decl_output(decl, "errors", errs);
+    cf_schema_release(errs);
+    return errors_out;
+}
+
 void cf_srcerr_init(struct cf_srcerr *se, int out)
 {
     memset(se, 0, sizeof(*se));

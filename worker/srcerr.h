@@ -25,6 +25,17 @@ struct cf_srcerr {
     uint64_t count;
 };
 
+/*
+ * Spec time, for sources that decode records against a `schema`: parses the schema JSON into
+ * *schema (the caller releases it), with messages at "<decl path>.schema". 0 or CF_ESPEC.
+ */
+struct cJSON;
+int cf_srcerr_schema(struct cf_op_decl *decl, const struct cJSON *json, struct cf_schema **schema,
+                     struct cf_err *err);
+/* Declares such a source's outputs: the main one (with event time when ts_idx >= 0) and
+ * "errors"; returns the index of "errors". */
+int cf_srcerr_declare(struct cf_op_decl *decl, struct cf_schema *schema, int ts_idx);
+
 void cf_srcerr_init(struct cf_srcerr *se, int out);
 /* Records one bad record. Returns 0 or a downstream error. */
 int cf_srcerr_add(struct cf_srcerr *se, struct cf_op *op, const char *raw, size_t raw_len,
