@@ -208,10 +208,7 @@ static int rpc_ack(void *arg, const uint8_t *req, size_t len, struct cf_buf *res
         return rc;
     }
     pthread_mutex_lock(&c->lock);
-    struct job *j = c->live;
-    while (j && strcmp(j->rec.id, r->job_id) != 0) {
-        j = j->next;
-    }
+    struct job *j = cf_coord_live_job(c, r->job_id);
     struct cf_job_ckpt *k = j ? &j->ck : NULL;
     if (k && j->attempt == r->attempt && k->pending == (int64_t)r->checkpoint_id &&
         r->vertex < (uint32_t)j->plan->nvertices &&
@@ -262,14 +259,13 @@ static int rpc_decline(void *arg, const uint8_t *req, size_t len, struct cf_buf 
         return rc;
     }
     pthread_mutex_lock(&c->lock);
-    for (struct job *j = c->live; j; j = j->next) {
-        if (!strcmp(j->rec.id, r->job_id) && j->attempt == r->attempt &&
-            j->ck.pending == (int64_t)r->checkpoint_id && !j->ck.ready) {
-            char why[400];
-            snprintf(why, sizeof(why), "subtask %u/%u declined: %.300s", r->vertex, r->subtask,
-                     r->reason);
-            abort_pending(j, why);
-        }
+    struct job *j = cf_coord_live_job(c, r->job_id);
+    if (j && j->attempt == r->attempt && j->ck.pending == (int64_t)r->checkpoint_id &&
+        !j->ck.ready) {
+        char why[400];
+        snprintf(why, sizeof(why), "subtask %u/%u declined: %.300s", r->vertex, r->subtask,
+                 r->reason);
+        abort_pending(j, why);
     }
     pthread_mutex_unlock(&c->lock);
     protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -403,6 +399,7 @@ static struct call *start(struct cf_coord *c, struct job *j, struct cf_savepoint
     req->checkpoint_id = (uint64_t)id;
     req->timestamp_ms = k->meta->timestamp;
     req->savepoint_dir = st->savepoint ? dir : (char *)"";
+    req->dir = dir;
     req->attempt = j->attempt;
     req->stop = st->savepoint && sp->stop;
     cf_info("job %s: triggering %s %" PRId64 " (%s)", j->rec.id,
@@ -469,21 +466,14 @@ static void sweep_aborted(const char *job_id, const char *dir, int64_t id, const
     cf_free(parent);
 }
 
-/* Writes _metadata and records the completed checkpoint; lock NOT held on entry, taken. */
+/* Writes _metadata and records the completed checkpoint. Called with the lock held; releases
+ * it around the object storage calls and RPCs, and returns with it held. */
 static void complete(struct cf_coord *c, const char *job_id, struct cf_ckpt_meta *meta)
 {
     struct cf_err err;
     cf_err_clear(&err);
-    const struct cf_ckpt_op *any = NULL;
-    for (int i = 0; i < meta->nops && !any; i++) {
-        any = meta->ops[i].nfiles ? &meta->ops[i] : NULL;
-    }
     char *dir = NULL;
-    pthread_mutex_lock(&c->lock);
-    struct job *j = c->live;
-    while (j && strcmp(j->rec.id, job_id) != 0) {
-        j = j->next;
-    }
+    struct job *j = cf_coord_live_job(c, job_id);
     if (j && j->ck.pstat && j->ck.pstat->path[0]) {
         dir = cf_strdup(j->ck.pstat->path);
     }
@@ -502,31 +492,20 @@ static void complete(struct cf_coord *c, const char *job_id, struct cf_ckpt_meta
         cf_free(url);
         cf_buf_destroy(&text);
     }
-    (void)any;
 
     pthread_mutex_lock(&c->lock);
-    j = c->live;
-    while (j && strcmp(j->rec.id, job_id) != 0) {
-        j = j->next;
-    }
-    if (!j || j->ck.pending != meta->checkpoint_id) {
-        pthread_mutex_unlock(&c->lock);
+    j = cf_coord_live_job(c, job_id);
+    if (!j || j->ck.pending != meta->checkpoint_id || rc) {
+        if (j && j->ck.pending == meta->checkpoint_id) {
+            char why[600];
+            snprintf(why, sizeof(why), "writing _metadata failed: %.500s", err.msg);
+            abort_pending(j, why);
+        }
         cf_free(dir);
         cf_ckpt_meta_free(meta);
-        pthread_mutex_lock(&c->lock);
         return;
     }
     struct cf_job_ckpt *k = &j->ck;
-    if (rc) {
-        char why[600];
-        snprintf(why, sizeof(why), "writing _metadata failed: %.500s", err.msg);
-        abort_pending(j, why);
-        pthread_mutex_unlock(&c->lock);
-        cf_free(dir);
-        cf_ckpt_meta_free(meta);
-        pthread_mutex_lock(&c->lock);
-        return;
-    }
     int64_t id = meta->checkpoint_id;
     int savepoint = meta->savepoint;
     char *dropped = NULL, *retained = NULL;
@@ -593,10 +572,7 @@ static void complete(struct cf_coord *c, const char *job_id, struct cf_ckpt_meta
     cf_ckpt_meta_free(meta);
     pthread_mutex_lock(&c->lock);
     if (stop) {
-        j = c->live;
-        while (j && strcmp(j->rec.id, job_id) != 0) {
-            j = j->next;
-        }
+        j = cf_coord_live_job(c, job_id);
         if (j && !j->cancel_requested) {
             j->cancel_requested = 1; /* the job ends FINISHED (stop_with_savepoint) */
             pthread_cond_broadcast(&c->stop_cond);
@@ -631,7 +607,6 @@ void cf_ckpt_monitor(struct cf_coord *c)
             k->ready = NULL;
             char id[CF_ID_LEN + 1];
             snprintf(id, sizeof(id), "%s", j->rec.id);
-            pthread_mutex_unlock(&c->lock);
             complete(c, id, meta);
             return; /* the list may have changed: the next pass goes on */
         }
@@ -741,16 +716,6 @@ void cf_ckpt_ops_free(struct cf_coord *c)
 
 /* ---- REST ---- */
 
-static struct job *find_live(struct cf_coord *c, const char *jid)
-{
-    for (struct job *j = c->live; j; j = j->next) {
-        if (!strcmp(j->rec.id, jid)) {
-            return j;
-        }
-    }
-    return NULL;
-}
-
 static const char *body_str(const cJSON *body, const char *a, const char *b)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, a);
@@ -776,7 +741,7 @@ static void trigger_op(struct cf_coord *c, struct cf_http_req *req, struct cf_ht
     const char *target = body_str(body, "target-directory", "targetDirectory");
     int cancel = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "cancel-job"));
     pthread_mutex_lock(&c->lock);
-    struct job *j = find_live(c, jid ? jid : "");
+    struct job *j = cf_coord_live_job(c, jid ? jid : "");
     const char *problem = NULL;
     if (!j) {
         problem = "not found";
@@ -980,7 +945,7 @@ static void h_checkpoints(void *arg, struct cf_http_req *req, struct cf_http_res
     struct cf_coord *c = arg;
     const char *jid = cf_http_req_param(req, "jid");
     pthread_mutex_lock(&c->lock);
-    struct job *j = find_live(c, jid ? jid : "");
+    struct job *j = cf_coord_live_job(c, jid ? jid : "");
     struct cf_job_record rec;
     int stored = !j && cf_jobstore_get(c->jobs, jid ? jid : "", &rec) == 0;
     if (!j && !stored) {
@@ -1032,7 +997,7 @@ static void h_checkpoints_config(void *arg, struct cf_http_req *req, struct cf_h
     struct cf_coord *c = arg;
     const char *jid = cf_http_req_param(req, "jid");
     pthread_mutex_lock(&c->lock);
-    struct job *j = find_live(c, jid ? jid : "");
+    struct job *j = cf_coord_live_job(c, jid ? jid : "");
     struct cf_job_record rec;
     int stored = !j && cf_jobstore_get(c->jobs, jid ? jid : "", &rec) == 0;
     const char *text = j ? j->rec.spec : stored ? rec.spec : NULL;

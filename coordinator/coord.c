@@ -121,7 +121,7 @@ static int rpc_heartbeat(void *arg, const uint8_t *req, size_t len, struct cf_bu
 
 /* ---- jobs (state under c->lock; RPCs to workers only from the monitor thread) ---- */
 
-static struct job *live_job(struct cf_coord *c, const char *id)
+struct job *cf_coord_live_job(struct cf_coord *c, const char *id)
 {
     for (struct job *j = c->live; j; j = j->next) {
         if (strcmp(j->rec.id, id) == 0) {
@@ -422,7 +422,7 @@ static void run_todo(struct cf_coord *c, struct rpc_todo *todo, int n)
         }
         cf_warn("job %s: %s", t->job_id, why);
         pthread_mutex_lock(&c->lock);
-        struct job *j = live_job(c, t->job_id);
+        struct job *j = cf_coord_live_job(c, t->job_id);
         if (j && j->attempt == t->attempt) {
             job_fail(j, "%s", why);
             for (int p = 0; p < j->nparts; p++) {
@@ -484,7 +484,7 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
                 : r->state == CF__TASK_STATE__TASK_STATE_FAILED   ? CF_JOB_FAILED
                                                                   : 0;
     pthread_mutex_lock(&c->lock);
-    struct job *j = live_job(c, r->job_id);
+    struct job *j = cf_coord_live_job(c, r->job_id);
     if (j && j->attempt == r->attempt && r->end_of_input && j->plan) {
         cf_ckpt_end_of_input(c, j, (int)r->vertex, (int)r->subtask);
     }
@@ -511,7 +511,7 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
 /* Keeps the latest counters a worker sent for one vertex of a live job attempt. */
 static void record_metric(struct cf_coord *c, const char *worker_id, const Cf__TaskMetrics *m)
 {
-    struct job *j = live_job(c, m->job_id);
+    struct job *j = cf_coord_live_job(c, m->job_id);
     if (!j || j->attempt != m->attempt || !j->plan || m->vertex >= (uint32_t)j->plan->nvertices) {
         return;
     }
@@ -752,7 +752,7 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
     const char *jid = cf_http_req_param(req, "jid");
     struct cf_job_record rec;
     pthread_mutex_lock(&c->lock);
-    struct job *live = live_job(c, jid ? jid : "");
+    struct job *live = cf_coord_live_job(c, jid ? jid : "");
     if (live && live->plan) {
         int nv = live->plan->nvertices;
         struct cf_runtime_vertex_stats *vs = cf_calloc((size_t)nv, sizeof(*vs));
@@ -880,7 +880,7 @@ static void h_cancel(void *arg, struct cf_http_req *req, struct cf_http_resp *re
         return;
     }
     pthread_mutex_lock(&c->lock);
-    struct job *j = live_job(c, jid ? jid : "");
+    struct job *j = cf_coord_live_job(c, jid ? jid : "");
     int known = j != NULL;
     if (j && !j->cancel_requested) {
         j->cancel_requested = 1;
@@ -946,7 +946,7 @@ static void h_plan(void *arg, struct cf_http_req *req, struct cf_http_resp *resp
     const char *jid = cf_http_req_param(req, "jid");
     struct cf_job_record rec;
     pthread_mutex_lock(&c->lock);
-    struct job *live = live_job(c, jid ? jid : "");
+    struct job *live = cf_coord_live_job(c, jid ? jid : "");
     if (live && live->plan) {
         struct cf_job_view v = {.id = live->rec.id, .name = live->rec.name, .plan = live->plan};
         cJSON *body = cf_rest_job_plan(&v);

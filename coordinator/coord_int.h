@@ -157,6 +157,9 @@ struct cf_coord {
     struct cf_ckpt_archive *ckpt_archive; /* ended jobs' statistics, newest first */
 };
 
+/* The job with this id among the live ones, or NULL (lock held). */
+struct job *cf_coord_live_job(struct cf_coord *c, const char *id);
+
 /* Index of subtask (vertex, subtask) among the job's ntasks. */
 int cf_coord_task_index(const struct cf_plan *plan, int vertex, int subtask);
 

@@ -1,6 +1,5 @@
 #include "jobs.h"
 
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +8,6 @@
 #include "common/base/log.h"
 #include "common/base/mem.h"
 #include "common/base/timeutil.h"
-#include "common/objstore/objstore.h"
 #include "common/rpc/rpc.h"
 #include "ckpt_meta.h"
 #include "dataplane.h"
@@ -222,57 +220,57 @@ static struct attempt *find_attempt(struct cf_worker_jobs *wj, const char *job_i
     return NULL;
 }
 
-static int rpc_trigger(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
-                       struct cf_err *err)
+/* The checkpoint RPCs address one attempt: apply fn to it under the lock, and answer. */
+static void with_attempt(struct cf_worker_jobs *wj, const char *job_id, unsigned attempt,
+                         void (*fn)(struct attempt *a, const void *msg), const void *msg,
+                         struct cf_buf *resp)
 {
-    struct cf_worker_jobs *wj = arg;
-    Cf__TriggerCheckpointRequest *r = NULL;
-    int rc = cf_rpc_pb_unpack(&cf__trigger_checkpoint_request__descriptor, req, len,
-                              (ProtobufCMessage **)&r, err);
-    if (rc) {
-        return rc;
-    }
     pthread_mutex_lock(&wj->lock);
-    struct attempt *a = find_attempt(wj, r->job_id, r->attempt);
+    struct attempt *a = find_attempt(wj, job_id, attempt);
     if (a) {
-        int savepoint = r->savepoint_dir && r->savepoint_dir[0];
-        char *dir;
-        if (savepoint) {
-            dir = cf_strdup(r->savepoint_dir);
-        } else {
-            char *name = cf_asprintf("%s/chk-%" PRIu64, a->job_id, r->checkpoint_id);
-            dir = cf_obj_join(a->plan->spec->checkpoints.dir, name);
-            cf_free(name);
-        }
-        cf_runtime_trigger_checkpoint(a->rt, (int64_t)r->checkpoint_id, dir, savepoint, r->stop);
-        cf_free(dir);
+        fn(a, msg);
     }
     pthread_mutex_unlock(&wj->lock);
     ack(resp, a != NULL, a ? NULL : "no such attempt here");
-    protobuf_c_message_free_unpacked(&r->base, NULL);
-    return 0;
+}
+
+static void trigger(struct attempt *a, const void *msg)
+{
+    const Cf__TriggerCheckpointRequest *r = msg;
+    cf_runtime_trigger_checkpoint(a->rt, (int64_t)r->checkpoint_id, r->dir, r->stop);
+}
+
+static void notify(struct attempt *a, const void *msg)
+{
+    const Cf__CheckpointNotification *r = msg;
+    cf_runtime_notify_checkpoint(
+        a->rt, r->checkpoint_id > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)r->checkpoint_id);
+}
+
+static int rpc_trigger(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
+                       struct cf_err *err)
+{
+    Cf__TriggerCheckpointRequest *r = NULL;
+    int rc = cf_rpc_pb_unpack(&cf__trigger_checkpoint_request__descriptor, req, len,
+                              (ProtobufCMessage **)&r, err);
+    if (rc == 0) {
+        with_attempt(arg, r->job_id, r->attempt, trigger, r, resp);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    }
+    return rc;
 }
 
 static int rpc_notify(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
                       struct cf_err *err)
 {
-    struct cf_worker_jobs *wj = arg;
     Cf__CheckpointNotification *r = NULL;
     int rc = cf_rpc_pb_unpack(&cf__checkpoint_notification__descriptor, req, len,
                               (ProtobufCMessage **)&r, err);
-    if (rc) {
-        return rc;
+    if (rc == 0) {
+        with_attempt(arg, r->job_id, r->attempt, notify, r, resp);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
     }
-    pthread_mutex_lock(&wj->lock);
-    struct attempt *a = find_attempt(wj, r->job_id, r->attempt);
-    if (a) {
-        cf_runtime_notify_checkpoint(
-            a->rt, r->checkpoint_id > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)r->checkpoint_id);
-    }
-    pthread_mutex_unlock(&wj->lock);
-    ack(resp, a != NULL, a ? NULL : "no such attempt here");
-    protobuf_c_message_free_unpacked(&r->base, NULL);
-    return 0;
+    return rc;
 }
 
 static int rpc_deploy(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,

@@ -192,8 +192,6 @@ int cf_snapshot_put(struct cf_snapshot *snap, const void *key, size_t klen, cons
                     size_t vlen);
 /* The checkpoint id being written or restored from. */
 int64_t cf_snapshot_id(const struct cf_snapshot *snap);
-/* 1 if the snapshot is a savepoint (a stop-with-savepoint may follow). */
-int cf_snapshot_is_savepoint(const struct cf_snapshot *snap);
 /* Restore: visits the keyed entries this subtask owns that the operator itself put (not the
  * namespace copy, already restored), then the operator entries of all old subtasks. The
  * callbacks follow cf_state_scan()'s rules (key_group is -1 for operator entries); a

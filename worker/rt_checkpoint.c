@@ -43,7 +43,6 @@
 struct trigger {
     int64_t id;
     char *dir;
-    int savepoint;
     int stop;
 };
 
@@ -70,8 +69,8 @@ struct cf_rt_ckpt {
     int exactly_once; /* enabled, aligned barriers, two-phase-commit sinks */
     /* under rt->lock */
     struct trigger triggers[TRIGGERS_KEPT]; /* the newest ones, by id % TRIGGERS_KEPT */
-    int64_t latest_trigger;
-    int64_t completed; /* atomic */
+    int64_t latest_trigger;                 /* written under rt->lock, read atomically by sources */
+    int64_t completed;                      /* atomic */
     struct cf_ckpt_meta *restore;
     /* the upload thread */
     pthread_t uploader;
@@ -135,8 +134,7 @@ static void wake_tasks(struct cf_runtime *rt)
     }
 }
 
-void cf_runtime_trigger_checkpoint(struct cf_runtime *rt, int64_t id, const char *dir_url,
-                                   int savepoint, int stop)
+void cf_runtime_trigger_checkpoint(struct cf_runtime *rt, int64_t id, const char *dir_url, int stop)
 {
     struct cf_rt_ckpt *ck = rt->ck;
     if (!ck) {
@@ -148,9 +146,8 @@ void cf_runtime_trigger_checkpoint(struct cf_runtime *rt, int64_t id, const char
         cf_free(t->dir);
         t->id = id;
         t->dir = cf_strdup(dir_url);
-        t->savepoint = savepoint;
         t->stop = stop;
-        ck->latest_trigger = id;
+        __atomic_store_n(&ck->latest_trigger, id, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&rt->changed);
     }
     pthread_mutex_unlock(&rt->lock);
@@ -241,7 +238,7 @@ static int take_snapshot(struct cf_task *task, int64_t id, int64_t alignment_ms)
         struct cf_err err;
         cf_err_clear(&err);
         struct cf_snapshot *snap = NULL;
-        int rc = cf_snapshot_create(path, id, trig.savepoint, &snap, &err);
+        int rc = cf_snapshot_create(path, id, &snap, &err);
         if (rc == 0 && op->ns) {
             rc = cf_snapshot_copy_ns(snap, op->ns, &err);
         }
@@ -299,9 +296,9 @@ int cf_rt_ckpt_source_step(struct cf_task *task)
     if (rc) {
         return rc;
     }
-    pthread_mutex_lock(&task->rt->lock);
-    int64_t want = ck->latest_trigger;
-    pthread_mutex_unlock(&task->rt->lock);
+    /* Every poll passes here: an atomic read, no lock (the trigger itself is read under the
+     * lock by take_snapshot). */
+    int64_t want = __atomic_load_n(&ck->latest_trigger, __ATOMIC_ACQUIRE);
     return want > task->ck_taken && !task->ck_stopped ? take_snapshot(task, want, 0) : 0;
 }
 
@@ -433,8 +430,8 @@ static int restore_op(struct cf_task *task, struct cf_op *op, const struct cf_ck
     }
     int lo, hi;
     kg_range(op->subtask, op->parallelism, op->max_parallelism, &lo, &hi);
-    struct cf_snapshot *snap = cf_snapshot_reader(
-        meta->checkpoint_id, meta->savepoint, keyed ? lo : 0, keyed ? hi : CF_STATE_KEY_GROUPS - 1);
+    struct cf_snapshot *snap = cf_snapshot_reader(meta->checkpoint_id, keyed ? lo : 0,
+                                                  keyed ? hi : CF_STATE_KEY_GROUPS - 1);
     char **locals = cf_calloc((size_t)mop->nfiles + 1, sizeof(char *));
     int rc = cf_mkdirs(ck->tmpdir, 0700);
     if (rc) {

@@ -126,7 +126,8 @@ struct cf_runtime_ckpt_hooks {
     void *arg;
 };
 
-/* Before cf_runtime_start(). mode is the job's enum cf_ckpt_mode. */
+/* Before cf_runtime_start(). The mode (exactly/at least once) comes from the job's spec;
+ * without `checkpoints` in the spec only savepoints are taken. */
 void cf_runtime_set_checkpointing(struct cf_runtime *rt, const struct cf_runtime_ckpt_hooks *hooks);
 /* Before cf_runtime_start(): restore every task from this checkpoint (the runtime owns meta). */
 void cf_runtime_set_restore(struct cf_runtime *rt, struct cf_ckpt_meta *meta);
@@ -134,7 +135,7 @@ void cf_runtime_set_restore(struct cf_runtime *rt, struct cf_ckpt_meta *meta);
  * (".../chk-<id>" or a savepoint directory). stop: sources emit nothing after the barrier
  * (stop with savepoint). Any thread. */
 void cf_runtime_trigger_checkpoint(struct cf_runtime *rt, int64_t id, const char *dir_url,
-                                   int savepoint, int stop);
+                                   int stop);
 /* Checkpoint id (and every older one) is complete: tasks call notify_checkpoint_complete.
  * Any thread. */
 void cf_runtime_notify_checkpoint(struct cf_runtime *rt, int64_t id);

@@ -26,7 +26,6 @@ struct snap_file {
 
 struct cf_snapshot {
     int64_t id;
-    int savepoint;
     int writing;
     /* writer */
     char *path;
@@ -49,14 +48,12 @@ static int lmdb_err(struct cf_err *err, int rc, const char *what, const char *pa
     return rc == MDB_MAP_FULL ? CF_ERANGE : CF_EIO;
 }
 
-int cf_snapshot_create(const char *path, int64_t id, int savepoint, struct cf_snapshot **out,
-                       struct cf_err *err)
+int cf_snapshot_create(const char *path, int64_t id, struct cf_snapshot **out, struct cf_err *err)
 {
     *out = NULL;
     unlink(path);
     struct cf_snapshot *s = cf_new(struct cf_snapshot);
     s->id = id;
-    s->savepoint = savepoint;
     s->writing = 1;
     s->path = cf_strdup(path);
     int rc = mdb_env_create(&s->env);
@@ -134,11 +131,6 @@ int64_t cf_snapshot_id(const struct cf_snapshot *snap)
     return snap->id;
 }
 
-int cf_snapshot_is_savepoint(const struct cf_snapshot *snap)
-{
-    return snap->savepoint;
-}
-
 static int copy_visit(void *arg, int key_group, const void *key, size_t klen, const void *val,
                       size_t vlen)
 {
@@ -200,11 +192,10 @@ void cf_snapshot_free(struct cf_snapshot *snap)
 
 /* ---- reading ---- */
 
-struct cf_snapshot *cf_snapshot_reader(int64_t id, int savepoint, int kg_lo, int kg_hi)
+struct cf_snapshot *cf_snapshot_reader(int64_t id, int kg_lo, int kg_hi)
 {
     struct cf_snapshot *s = cf_new(struct cf_snapshot);
     s->id = id;
-    s->savepoint = savepoint;
     s->kg_lo = kg_lo;
     s->kg_hi = kg_hi;
     return s;

@@ -25,8 +25,7 @@
 #include "state.h"
 
 /* Writing. path is a local file (its directory must exist). */
-int cf_snapshot_create(const char *path, int64_t id, int savepoint, struct cf_snapshot **out,
-                       struct cf_err *err);
+int cf_snapshot_create(const char *path, int64_t id, struct cf_snapshot **out, struct cf_err *err);
 /* Copies every committed entry of the namespace into "ns" (outside a write transaction). */
 int cf_snapshot_copy_ns(struct cf_snapshot *snap, struct cf_state_ns *ns, struct cf_err *err);
 /* Commits and closes the file. *entries counts what was written (0: the operator has no state
@@ -36,7 +35,7 @@ int cf_snapshot_finish(struct cf_snapshot *snap, uint64_t *entries, struct cf_er
 void cf_snapshot_free(struct cf_snapshot *snap);
 
 /* Reading. Keyed entries are visible only for key groups kg_lo..kg_hi (inclusive). */
-struct cf_snapshot *cf_snapshot_reader(int64_t id, int savepoint, int kg_lo, int kg_hi);
+struct cf_snapshot *cf_snapshot_reader(int64_t id, int kg_lo, int kg_hi);
 /* Adds one downloaded file (opened read-only; it must stay until the reader is freed). */
 int cf_snapshot_add_file(struct cf_snapshot *snap, const char *path, struct cf_err *err);
 /* Puts the "ns" entries in range into the namespace (opens and commits its own write
