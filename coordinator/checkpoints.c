@@ -159,14 +159,27 @@ static char *retain_push(struct cf_job_record *rec, const char *path, int retain
 void cf_ckpt_restore_failed(struct cf_coord *c, struct job *j, const char *failure)
 {
     (void)c;
-    if (!strstr(failure, "corrupt checkpoint") || !j->rec.checkpoint_path) {
+    static const char mark[] = "corrupt checkpoint ";
+    const char *at = strstr(failure, mark);
+    if (!at) {
         return;
     }
-    /* Drop the checkpoint the attempt restored from; fall back to the one before it. */
+    int64_t bad = strtoll(at + sizeof(mark) - 1, NULL, 10);
+    if (!j->rec.checkpoint_path) {
+        /* The savepoint the job started from is damaged: no restart can help. */
+        j->ck.unrecoverable = 1;
+        cf_error("job %s: the savepoint it starts from is corrupt; not restarting", j->rec.id);
+        return;
+    }
+    if (bad != j->rec.checkpoint_id) {
+        return; /* another subtask reporting the same checkpoint: already handled */
+    }
+    /* retained: the completed checkpoints, oldest first, one per line; the last one is the
+     * corrupt one. Drop it and fall back to the one before. */
     char *ret = j->rec.retained ? j->rec.retained : cf_strdup("");
     j->rec.retained = NULL;
     size_t len = strlen(ret);
-    if (len && ret[len - 1] == '\n') {
+    while (len && ret[len - 1] == '\n') {
         ret[--len] = 0;
     }
     char *last = strrchr(ret, '\n');
@@ -178,13 +191,21 @@ void cf_ckpt_restore_failed(struct cf_coord *c, struct job *j, const char *failu
         j->rec.retained = cf_asprintf("%s\n", ret);
     }
     cf_free(ret);
-    cf_warn("job %s: checkpoint %s is corrupt; falling back to %s", j->rec.id,
-            j->rec.checkpoint_path, prev ? prev : "the job's initial state");
     cf_free(j->rec.checkpoint_path);
     j->rec.checkpoint_path = prev;
-    /* The id is in the path's last segment "chk-<n>". */
-    const char *chk = prev ? strstr(prev, "/chk-") : NULL;
+    const char *chk = prev ? strstr(prev, "/chk-") : NULL; /* ".../chk-<n>" */
     j->rec.checkpoint_id = chk ? strtoll(chk + 5, NULL, 10) : 0;
+    if (!prev && !j->rec.restore_path) {
+        /* Starting over from nothing would repeat output that checkpoints already
+         * committed: fail instead, as Flink does without a usable checkpoint. */
+        j->ck.unrecoverable = 1;
+        cf_error("job %s: checkpoint %lld is corrupt and no older one is retained; not "
+                 "restarting",
+                 j->rec.id, (long long)bad);
+        return;
+    }
+    cf_warn("job %s: checkpoint %lld is corrupt; falling back to %s", j->rec.id, (long long)bad,
+            prev ? prev : j->rec.restore_path);
 }
 
 /* ---- RPCs from workers ---- */

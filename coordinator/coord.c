@@ -186,6 +186,9 @@ static void release_slots(struct cf_coord *c, struct job *j)
 static int may_restart(struct job *j)
 {
     const struct cf_spec *spec = j->plan->spec;
+    if (j->ck.unrecoverable) {
+        return 0;
+    }
     switch (spec->restart.strategy) {
     case CF_RESTART_FIXED_DELAY:
         if (j->rec.restarts >= spec->restart.attempts) {

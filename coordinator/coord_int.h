@@ -66,6 +66,7 @@ struct cf_job_ckpt {
     uint8_t *eoi;               /* per subtask: reached its end of input */
     int neoi;
     int final_sent;
+    int unrecoverable; /* the state to restore from is corrupt and nothing older is left */
     int64_t restored_id;
     int restored_savepoint;
     int64_t restore_ts;

@@ -15,10 +15,10 @@ start_worker w1 2; W[1]=$WORKER_PID
 start_worker w2 2; W[2]=$WORKER_PID
 wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
 
-job() { # job OUT_DIR CHECKPOINT_DIR COUNT RATE
+job() { # job OUT_DIR CHECKPOINT_DIR COUNT RATE [RETAIN]
     cat <<JOB
 {"name": "exactly-once", "parallelism": 2,
- "checkpoints": {"interval": "1s", "dir": "$2", "retain": 3},
+ "checkpoints": {"interval": "1s", "dir": "$2", "retain": ${5:-3}},
  "restart": {"strategy": "fixed_delay", "attempts": 10, "delay": "300ms"},
  "operators": [
   {"id": "clicks", "type": "source.datagen", "generator": "clickstream", "seed": 11,
@@ -59,7 +59,7 @@ for round in 1 2 3; do
 done
 wait_for 90 field_is "$REST/jobs/$jid" 'd["state"]' FINISHED ||
     fail "not FINISHED: $(json "$REST/jobs/$jid" 'd["state"]')"
-grep -q "restored from checkpoint" "$T"/w*.err || fail "no task restored from a checkpoint"
+grep -q "job=$jid .*restored from checkpoint" "$T"/w*.err || fail "no task restored from a checkpoint"
 cat "$T"/out/part-* | sort >"$T/got.rows"
 if ! cmp -s "$T/ref.rows" "$T/got.rows"; then
     diff "$T/ref.rows" "$T/got.rows" | head -5 >&2
@@ -85,18 +85,39 @@ wait_for 10 bash -c "[ \$(find '$T/s3-data/checkpoints/recovery/$jid' -maxdepth 
 [ "$(kept)" -ge 1 ] || fail "no checkpoint kept in the bucket"
 pass "checkpoint REST endpoints, _metadata and snapshot files, retention"
 
-# A corrupted snapshot: the restore detects it by checksum and falls back to the checkpoint
-# before it.
+# A corrupted snapshot: the restore detects it by checksum. With older checkpoints retained
+# recovery falls back to the one before it, once (every subtask reports the corruption);
+# with none left the job fails instead of starting over and repeating committed output.
+corrupt_latest() { # corrupt_latest JID DIR: corrupts the latest checkpoint, kills a worker
+    wait_for 20 bash -c "[ \$(ls -d '$2/$1'/chk-* 2>/dev/null | wc -l) -ge 2 ]" || fail "job $1: no checkpoints"
+    kill -STOP "$COORD_PID" # no newer checkpoint while we corrupt this one
+    latest=$(ls -d "$2/$1"/chk-* | sort -t- -k2 -n | tail -1)
+    for f in "$latest"/per-user/*.mdb; do printf 'garbage' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null; done
+    kill -CONT "$COORD_PID"
+    kill -9 "${W[1]}"; start_worker "w$next" 2; W[1]=$WORKER_PID; next=$((next + 1))
+    bad_id=${latest##*/chk-}
+}
 job "$T/out2" "file://$T/chk2" 1000000 3000 >"$T/job2.json"
 "$CFCTL" -m "$REST" run "$T/job2.json" >"$T/run2.out" 2>&1 || fail "run 2"
 jid2=$(grep -o 'JobID [0-9a-f]*' "$T/run2.out" | cut -d' ' -f2)
-wait_for 20 bash -c "[ \$(ls -d '$T/chk2/$jid2'/chk-* 2>/dev/null | wc -l) -ge 2 ]" || fail "job 2: no checkpoints"
-latest=$(json "$REST/jobs/$jid2/checkpoints" 'd["latest"]["completed"]["external_path"]')
-kill -STOP "$COORD_PID" # no newer checkpoint while we corrupt this one
-for f in "${latest#file://}"/per-user/*.mdb; do printf 'garbage' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null; done
-kill -CONT "$COORD_PID"
-kill -9 "${W[1]}"; start_worker w9 2; W[1]=$WORKER_PID
-wait_for 30 grep -q "is corrupt; falling back" "$T/coord.err" || fail "corruption not detected"
-wait_for 30 bash -c "grep -q 'restored from checkpoint' '$T/w9.err' '$T'/w*.err" || fail "no restore after fallback"
+corrupt_latest "$jid2" "$T/chk2"
+restored_older() {
+    grep -ho "job=$jid2 .*restored from checkpoint [0-9]*" "$T"/w*.err | awk -v bad="$bad_id" '$NF < bad {found = 1} END {exit !found}'
+}
+wait_for 30 restored_older || fail "job 2 was not restored from a checkpoint older than $bad_id"
+[ "$(grep -c "job $jid2: checkpoint [0-9]* is corrupt; falling back" "$T/coord.err")" -eq 1 ] ||
+    fail "fell back more than once: $(grep "job $jid2.*corrupt" "$T/coord.err")"
+wait_for 10 field_is "$REST/jobs/$jid2" 'd["state"]' RUNNING || fail "job 2 not RUNNING after the fallback"
 "$CFCTL" -m "$REST" cancel "$jid2" >/dev/null 2>&1 || true
-pass "corrupt snapshot detected by checksum; recovery fell back to the previous checkpoint"
+pass "corrupt snapshot detected by checksum; recovery fell back once, to checkpoint < $bad_id"
+
+job "$T/out3" "file://$T/chk3" 1000000 3000 1 >"$T/job3.json"
+"$CFCTL" -m "$REST" run "$T/job3.json" >"$T/run3.out" 2>&1 || fail "run 3"
+jid3=$(grep -o 'JobID [0-9a-f]*' "$T/run3.out" | cut -d' ' -f2)
+wait_for 20 bash -c "grep -q 'job $jid3: checkpoint 2 complete' '$T/coord.err'" || fail "job 3: no second checkpoint"
+corrupt_latest "$jid3" "$T/chk3"
+wait_for 30 field_is "$REST/jobs/$jid3" 'd["state"]' FAILED || fail "job 3 should fail with no intact checkpoint"
+grep -q "job $jid3: restarting (attempt 3)" "$T/coord.err" && fail "job 3 restarted after its corrupt restore"
+json "$REST/jobs/$jid3/exceptions" 'd["exceptionHistory"]["entries"][0]["stacktrace"]' | grep -q "corrupt checkpoint $bad_id" ||
+    fail "job 3 exception does not name the corrupt checkpoint"
+pass "no intact checkpoint left (retain 1): the job fails naming the corrupt checkpoint"

@@ -97,7 +97,7 @@ sleep 0.5
 mv "$T/coord.err" "$T/coord-before-kill.log"
 REST_PORT=${REST##*:} RPC_PORT=${RPC##*:} start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
 wait_for 60 field_is "$REST/jobs/$j5" 'd["state"]' FINISHED || fail "job 5 did not finish after the coordinator restart"
-grep -q "restored from checkpoint" "$T"/w*.err || fail "job 5 did not restore from a checkpoint"
+grep -q "job=$j5 .*restored from checkpoint" "$T"/w*.err || fail "job 5 did not restore from a checkpoint"
 sort "$T"/out/part-* >"$T/got5.rows"
 cmp -s "$T/ref.rows" "$T/got5.rows" ||
     fail "after a coordinator restart: $(wc -l <"$T/got5.rows") vs $(wc -l <"$T/ref.rows") rows"
