@@ -88,10 +88,12 @@ pass "checkpoint REST endpoints, _metadata and snapshot files, retention"
 # A corrupted snapshot: the restore detects it by checksum. With older checkpoints retained
 # recovery falls back to the one before it, once (every subtask reports the corruption);
 # with none left the job fails instead of starting over and repeating committed output.
-corrupt_latest() { # corrupt_latest JID DIR: corrupts the latest checkpoint, kills a worker
-    wait_for 20 bash -c "[ \$(ls -d '$2/$1'/chk-* 2>/dev/null | wc -l) -ge 2 ]" || fail "job $1: no checkpoints"
+corrupt_latest() { # corrupt_latest JID DIR MIN: when MIN checkpoints are kept, corrupts the
+    # latest and kills a worker
+    wait_for 20 bash -c "[ \$(ls '$2/$1'/chk-*/_metadata 2>/dev/null | wc -l) -ge $3 ]" || fail "job $1: no checkpoints"
     kill -STOP "$COORD_PID" # no newer checkpoint while we corrupt this one
-    latest=$(ls -d "$2/$1"/chk-* | sort -t- -k2 -n | tail -1)
+    # the newest completed one (a directory without _metadata is still being written)
+    latest=$(dirname "$(ls "$2/$1"/chk-*/_metadata | sort -t- -k2 -n | tail -1)")
     for f in "$latest"/per-user/*.mdb; do printf 'garbage' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null; done
     kill -CONT "$COORD_PID"
     kill -9 "${W[1]}"; start_worker "w$next" 2; W[1]=$WORKER_PID; next=$((next + 1))
@@ -100,7 +102,7 @@ corrupt_latest() { # corrupt_latest JID DIR: corrupts the latest checkpoint, kil
 job "$T/out2" "file://$T/chk2" 1000000 3000 >"$T/job2.json"
 "$CFCTL" -m "$REST" run "$T/job2.json" >"$T/run2.out" 2>&1 || fail "run 2"
 jid2=$(grep -o 'JobID [0-9a-f]*' "$T/run2.out" | cut -d' ' -f2)
-corrupt_latest "$jid2" "$T/chk2"
+corrupt_latest "$jid2" "$T/chk2" 2
 restored_older() {
     grep -ho "job=$jid2 .*restored from checkpoint [0-9]*" "$T"/w*.err | awk -v bad="$bad_id" '$NF < bad {found = 1} END {exit !found}'
 }
@@ -115,7 +117,7 @@ job "$T/out3" "file://$T/chk3" 1000000 3000 1 >"$T/job3.json"
 "$CFCTL" -m "$REST" run "$T/job3.json" >"$T/run3.out" 2>&1 || fail "run 3"
 jid3=$(grep -o 'JobID [0-9a-f]*' "$T/run3.out" | cut -d' ' -f2)
 wait_for 20 bash -c "grep -q 'job $jid3: checkpoint 2 complete' '$T/coord.err'" || fail "job 3: no second checkpoint"
-corrupt_latest "$jid3" "$T/chk3"
+corrupt_latest "$jid3" "$T/chk3" 1
 wait_for 30 field_is "$REST/jobs/$jid3" 'd["state"]' FAILED || fail "job 3 should fail with no intact checkpoint"
 grep -q "job $jid3: restarting (attempt 3)" "$T/coord.err" && fail "job 3 restarted after its corrupt restore"
 json "$REST/jobs/$jid3/exceptions" 'd["exceptionHistory"]["entries"][0]["stacktrace"]' | grep -q "corrupt checkpoint $bad_id" ||
