@@ -187,12 +187,20 @@ static int configure_op(struct cf_plan *plan, int i, const uint8_t *ok, struct c
                 pop->exchange = CF_EXCHANGE_REBALANCE;
             }
         }
+        /* A hash exchange between two single subtasks sends every row to the one
+         * downstream subtask, which owns every key group: it is a forward, so the operator
+         * chains into its upstream's task (no thread hop, no row copy). Keyed operators
+         * compute key groups themselves, so their state still rescales from savepoints. */
+        int single = up_par == 1 && decl->parallelism == 1;
+        if (pop->exchange == CF_EXCHANGE_HASH && single) {
+            pop->exchange = CF_EXCHANGE_FORWARD;
+        }
         if (pop->exchange == CF_EXCHANGE_FORWARD && up_par != decl->parallelism) {
             return cf_err_append(
                 err, CF_ESPEC, "%s.exchange: forward needs the parallelism of '%s' (%d), not %d",
                 sop->path, plan->ops[pop->input_op].decl.id, up_par, decl->parallelism);
         }
-        if ((plugin->flags & CF_OP_F_KEYED) && pop->exchange != CF_EXCHANGE_HASH) {
+        if ((plugin->flags & CF_OP_F_KEYED) && pop->exchange != CF_EXCHANGE_HASH && !single) {
             return cf_err_append(err, CF_ESPEC,
                                  "%s.exchange: a keyed operator receives its input by hash",
                                  sop->path);

@@ -189,6 +189,27 @@ static void test_plan_chaining(void **state)
     cf_buf_destroy(&out);
     cf_plan_destroy(plan);
 
+    /* A hash exchange between single subtasks is a forward: the keyed operator chains. */
+    static const char *keyed = "{\"name\": \"j\", \"operators\": ["
+                               "{\"id\": \"src\", \"type\": \"source.datagen\"},"
+                               "{\"id\": \"w\", \"type\": \"window\", \"key_by\": [\"user_id\"],"
+                               "\"window\": {\"type\": \"tumbling\", \"size\": \"1m\"},"
+                               "\"time\": \"processing\", \"aggregates\": {\"n\": \"count(*)\"}},"
+                               "{\"id\": \"out\", \"type\": \"sink.print\"}]}";
+    plan = plan_of(keyed, 1, &err);
+    if (!plan) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(plan->nvertices, 1);
+    assert_string_equal(plan->vertices[0].name, "Source: src -> w -> Sink: out");
+    assert_int_equal(plan->ops[1].exchange, CF_EXCHANGE_FORWARD);
+    cf_plan_destroy(plan);
+    plan = plan_of(keyed, 2, &err);
+    assert_non_null(plan);
+    assert_int_equal(plan->nvertices, 2);
+    assert_int_equal(plan->vertices[1].input_exchange, CF_EXCHANGE_HASH);
+    cf_plan_destroy(plan);
+
     /* -p overrides the job default. */
     plan = plan_of("{\"name\": \"j\", \"operators\": [{\"id\": \"s\", \"type\": "
                    "\"source.datagen\"}, {\"id\": \"o\", \"type\": \"sink.print\"}]}",
