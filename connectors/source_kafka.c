@@ -400,7 +400,7 @@ static int ksrc_open(struct cf_op *op, struct cf_err *err)
     cf_kafka_client_init(&st->kc, op, conf->brokers);
     st->topics = cf_calloc((size_t)prep->ntopics, sizeof(struct ktopic));
     st->msgs = cf_calloc((size_t)conf->batch_rows, sizeof(*st->msgs));
-    st->json = cf_json_decoder_create(prep->schema);
+    st->json = cf_srcerr_json_decoder(op, prep->schema, prep->ts_idx);
     cf_srcerr_init(&st->errors, prep->errors_out);
 
     char group[300];

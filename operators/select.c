@@ -115,6 +115,14 @@ static int select_configure(struct cf_op_decl *decl, struct cf_err *err)
         return CF_ESPEC;
     }
     decl->prep = prep;
+    uint8_t *reads = cf_op_decl_reads(decl);
+    for (int i = 0; i < prep->n; i++) {
+        if (prep->src[i] >= 0) {
+            reads[prep->src[i]] = 1;
+        } else {
+            cf_expr_mark_fields(prep->exprs[i], reads);
+        }
+    }
     cf_op_decl_output(decl, "", out);
     cf_schema_release(out);
     return 0;

@@ -276,6 +276,12 @@ static int window_configure(struct cf_op_decl *decl, struct cf_err *err)
         int o = cf_op_decl_output(decl, "", out);
         decl->outputs[o].event_time = 1;
         prep->late_out = cf_op_decl_output(decl, "late", decl->in_schema);
+        decl->outputs[prep->late_out].rows_of_input = 1;
+        uint8_t *reads = cf_op_decl_reads(decl);
+        for (int k = 0; k < decl->nkeys; k++) {
+            reads[decl->key_idx[k]] = 1;
+        }
+        cf_aggs_mark_fields(&prep->aggs, reads);
     }
     cf_schema_release(out);
     return bad ? CF_ESPEC : 0;

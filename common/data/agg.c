@@ -235,6 +235,15 @@ void cf_aggs_destroy(struct cf_aggs *aggs)
     aggs->n = 0;
 }
 
+void cf_aggs_mark_fields(const struct cf_aggs *aggs, uint8_t *used)
+{
+    for (int i = 0; i < aggs->n; i++) {
+        if (aggs->v[i].arg) {
+            cf_expr_mark_fields(aggs->v[i].arg, used);
+        }
+    }
+}
+
 int cf_aggs_add_fields(const struct cf_aggs *aggs, struct cf_schema *schema, const char *path,
                        struct cf_err *err)
 {

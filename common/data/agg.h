@@ -79,6 +79,8 @@ struct cf_agg_slot {
 int cf_aggs_parse(struct cf_aggs *aggs, const struct cJSON *obj, const struct cf_schema *in,
                   const char *path, struct cf_err *err);
 void cf_aggs_destroy(struct cf_aggs *aggs);
+/* Sets used[f] = 1 for every input field an argument reads (cf_expr_mark_fields). */
+void cf_aggs_mark_fields(const struct cf_aggs *aggs, uint8_t *used);
 /* Adds the aggregates' output fields to schema; CF_EEXIST names a clash in err. */
 int cf_aggs_add_fields(const struct cf_aggs *aggs, struct cf_schema *schema, const char *path,
                        struct cf_err *err);

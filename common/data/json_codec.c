@@ -298,6 +298,7 @@ struct cf_json_decoder {
      */
     int32_t *follow;
     uint8_t *plain_name;
+    uint8_t *keep; /* per field: store its value (cf_json_decoder_project) */
 };
 
 /*
@@ -352,6 +353,8 @@ struct cf_json_decoder *cf_json_decoder_create(const struct cf_schema *schema)
     dec->pend = cf_calloc(nf, sizeof(*dec->pend));
     dec->follow = cf_malloc((nf + 2) * sizeof(*dec->follow));
     dec->plain_name = cf_calloc(nf, 1);
+    dec->keep = cf_malloc(nf + 1);
+    memset(dec->keep, 1, nf + 1);
     for (uint32_t k = 0; k < nf + 2; k++) {
         dec->follow[k] = -1;
     }
@@ -388,8 +391,14 @@ void cf_json_decoder_destroy(struct cf_json_decoder *dec)
     cf_free(dec->pend);
     cf_free(dec->follow);
     cf_free(dec->plain_name);
+    cf_free(dec->keep);
     cf_buf_destroy(&dec->scratch);
     cf_free(dec);
+}
+
+void cf_json_decoder_project(struct cf_json_decoder *dec, const uint8_t *keep)
+{
+    memcpy(dec->keep, keep, dec->nfields);
 }
 
 /* State of one decode. */
@@ -1075,6 +1084,9 @@ int cf_json_decode_line(struct cf_json_decoder *dec, const char *line, size_t le
         p = f >= 0 ? parse_field(&cx, p, (uint32_t)f, batch, r) : skip_value(&cx, p, 1);
         if (!p) {
             goto fail;
+        }
+        if (f >= 0 && !dec->keep[f]) {
+            batch->cols[f].nulls[r] = 1; /* parsed and checked, not stored */
         }
         p = skip_ws(p, end);
         if (p < end && *p == ',') {

@@ -60,6 +60,13 @@ struct cf_json_decoder;
 struct cf_json_decoder *cf_json_decoder_create(const struct cf_schema *schema);
 /* NULL is a no-op. */
 void cf_json_decoder_destroy(struct cf_json_decoder *dec);
+/*
+ * Projection: fields f with keep[f] == 0 (keep has one flag per schema field; copied) are
+ * still parsed and checked as before, so a line fails or passes exactly as without
+ * projection, but their values are not stored: they read as NULL, and their strings cost
+ * no copy. By default every field is kept.
+ */
+void cf_json_decoder_project(struct cf_json_decoder *dec, const uint8_t *keep);
 
 /*
  * Decodes one JSON object (one line of len bytes, without its newline; need not be
