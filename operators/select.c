@@ -166,8 +166,9 @@ static int select_process(struct cf_op *op, struct cf_batch *in)
     }
     memcpy(out->ts, in->ts, sizeof(int64_t) * n);
     out->n = n;
-    /* Output strings may point into the input's arena: the output takes it over. */
-    cf_arena_absorb(&out->arena, &in->arena);
+    /* Output strings may point into the input's arena (or batches it pinned): the output
+     * takes them over. */
+    cf_batch_take_strings(out, in);
     cf_batch_release(in);
     return cf_op_emit(op, 0, out);
 }

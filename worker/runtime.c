@@ -535,8 +535,16 @@ static int xwriter_create(struct cf_runtime *rt, struct cf_task *task,
     xw->pool = pool;
     xw->watermark = CF_TS_MIN;
     if (xw->exchange == CF_EXCHANGE_HASH) {
+        cf_assert(xw->nout <= UINT16_MAX + 1);
         xw->pending = cf_calloc((size_t)xw->nout, sizeof(*xw->pending));
-        xw->hashes = cf_calloc(CF_BATCH_ROWS, sizeof(uint64_t));
+        xw->used = consumer->in_used;
+        xw->hashes = cf_calloc(CF_BATCH_ROWS, sizeof(*xw->hashes));
+        xw->row_target = cf_calloc(CF_BATCH_ROWS, sizeof(*xw->row_target));
+        xw->row_dst = cf_calloc(CF_BATCH_ROWS, sizeof(*xw->row_dst));
+        xw->count = cf_calloc((size_t)xw->nout, sizeof(*xw->count));
+        xw->fill = cf_calloc((size_t)xw->nout, sizeof(*xw->fill));
+        xw->dst_data = cf_calloc((size_t)xw->nout, sizeof(*xw->dst_data));
+        xw->dst_nulls = cf_calloc((size_t)xw->nout, sizeof(*xw->dst_nulls));
     }
     task->xws = cf_realloc(task->xws, (size_t)(task->nxw + 1) * sizeof(*task->xws));
     task->xws[task->nxw++] = xw;

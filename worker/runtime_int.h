@@ -33,7 +33,14 @@ struct cf_xwriter {
     int max_parallelism;
     struct cf_batch_pool *pool;
     struct cf_batch **pending; /* HASH: a batch being filled per downstream subtask */
-    uint64_t *hashes;          /* HASH: scratch for one batch */
+    const uint8_t *used;       /* HASH: the columns the consumer reads (plan in_used) */
+    /* HASH scratch: per row of the batch being split, and per downstream subtask */
+    uint64_t *hashes;
+    uint16_t *row_target;
+    uint32_t *row_dst;
+    uint32_t *count, *fill;
+    char **dst_data;
+    uint8_t **dst_nulls;
     int64_t watermark;
     uint64_t records_out;
 };

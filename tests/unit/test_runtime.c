@@ -84,6 +84,42 @@ static void test_batch(void **state)
     cf_schema_release(s);
 }
 
+/* Pins: rows may point at strings of pinned batches, which live until every pinning batch
+ * is released, in whatever order; take_strings hands the pins (and arena) on. */
+static void test_batch_pins(void **state)
+{
+    (void)state;
+    struct cf_schema *s = demo_schema();
+    struct cf_batch_pool *pool = cf_batch_pool_create(s, 4);
+    struct cf_batch *src = cf_batch_pool_get(pool);
+    uint32_t r = cf_batch_add_row(src);
+    cf_batch_set_str(src, 0, r, "pinned-bytes", 12);
+    struct cf_batch *a = cf_batch_pool_get(pool);
+    struct cf_batch *b = cf_batch_pool_get(pool);
+    cf_batch_pin(a, src);
+    cf_batch_pin(a, src); /* again: no second reference */
+    cf_batch_pin(b, src);
+    assert_int_equal(a->npins, 1);
+    assert_int_equal(src->refs, 3);
+    cf_batch_set_str_ref(a, 0, cf_batch_add_row(a), src->cols[0].v.str[r].ptr, 12);
+    cf_batch_release(src); /* the owner lets go; a and b keep it */
+    assert_int_equal(src->refs, 2);
+    cf_batch_release(b);
+    assert_memory_equal(a->cols[0].v.str[0].ptr, "pinned-bytes", 12);
+    struct cf_batch *c = cf_batch_pool_get(pool);
+    cf_batch_take_strings(c, a);
+    assert_int_equal(a->npins, 0);
+    assert_int_equal(c->npins, 1);
+    cf_batch_set_str_ref(c, 0, cf_batch_add_row(c), a->cols[0].v.str[0].ptr, 12);
+    cf_batch_release(a);
+    assert_int_equal(src->refs, 1);
+    assert_memory_equal(c->cols[0].v.str[0].ptr, "pinned-bytes", 12);
+    cf_batch_release(c); /* the last reference: src goes back to the pool too */
+    assert_int_equal(src->refs, 0);
+    cf_batch_pool_destroy(pool);
+    cf_schema_release(s);
+}
+
 static void test_key_groups(void **state)
 {
     (void)state;
@@ -279,6 +315,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_batch_pins),
         cmocka_unit_test(test_key_groups),
         cmocka_unit_test(test_gate_order_and_bound),
         cmocka_unit_test(test_gate_cancel_unblocks),
