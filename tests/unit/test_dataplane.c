@@ -100,6 +100,11 @@ static int has_failure_cond(void *arg)
     return failures_count(arg) > 0;
 }
 
+static int has_two_failures_cond(void *arg)
+{
+    return failures_count(arg) >= 2;
+}
+
 /* Index of the failure recorded for key, or -1. */
 static int failure_of(struct failures *f, const char *key)
 {
@@ -953,7 +958,9 @@ static void test_schema_mismatch(void **state)
     assert_non_null(strstr(cf_dp_output_error(s0.out), "schema mismatch"));
     assert_non_null(strstr(cf_dp_output_error(s1.out), "schema mismatch"));
     assert_int_equal(cf_gate_queued(gate), 0);
-    assert_true(wait_for(has_failure_cond, &fb, 2000));
+    /* Each side reports both channels, each in its own time. */
+    assert_true(wait_for(has_two_failures_cond, &fb, 2000));
+    assert_true(wait_for(has_two_failures_cond, &fa, 2000));
     for (int i = 0; i < 2; i++) {
         const char *key = i ? "sm/0/1.1->2.0" : "sm/0/1.0->2.0";
         int k = failure_of(&fb, key);
