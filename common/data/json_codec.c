@@ -117,7 +117,9 @@ static inline int is_digit(char c)
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+    /* Every whitespace byte is <= ' ', so one compare settles the usual case (none). */
+    while (p < end && (unsigned char)*p <= ' ' &&
+           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
         p++;
     }
     return p;
@@ -502,11 +504,8 @@ static const char *value_err(struct jcx *cx, uint32_t f, const char *before, con
     return NULL;
 }
 
-/*
- * Scans a string whose opening quote is at p[-1]: validates escapes and UTF-8, counts the
- * unescaped length. Returns the position after the closing quote.
- */
-static const char *scan_string(struct jcx *cx, const char *p, struct jstr *js)
+/* scan_string() for a string with escapes, non-ASCII bytes or an error. */
+static const char *scan_string_slow(struct jcx *cx, const char *p, struct jstr *js)
 {
     const char *end = cx->end;
     size_t saved = 0; /* bytes the escapes save when unescaped */
@@ -577,6 +576,23 @@ static const char *scan_string(struct jcx *cx, const char *p, struct jstr *js)
     js->raw = (size_t)(p - js->s);
     js->out = js->raw - saved;
     return p + 1;
+}
+
+/*
+ * Scans a string whose opening quote is at p[-1]: validates escapes and UTF-8, counts the
+ * unescaped length. Returns the position after the closing quote. Inline for the usual
+ * string, plain bytes up to the quote.
+ */
+static inline const char *scan_string(struct jcx *cx, const char *p, struct jstr *js)
+{
+    const char *q = skip_plain(p, cx->end);
+    if (q < cx->end && *q == '"') {
+        js->s = p;
+        js->raw = js->out = (size_t)(q - p);
+        js->esc = 0;
+        return q + 1;
+    }
+    return scan_string_slow(cx, p, js);
 }
 
 /* Scans a number starting at p ('-' or a digit) by the JSON grammar. */
