@@ -777,6 +777,7 @@ static int ksrc_poll(struct cf_op *op, int64_t *wait_ms)
                     break;
                 }
                 /* Nothing queued: wait for a first message, no longer than asked. */
+                cf_op_idle(op);
                 waited = 1;
                 rd_kafka_message_t *m = rd_kafka_consume_queue(st->queue, (int)*wait_ms);
                 if (!m) {

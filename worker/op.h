@@ -171,6 +171,10 @@ int cf_op_has_consumers(const struct cf_op *op, int out);
 int cf_op_emit_watermark(struct cf_op *op, int64_t watermark);
 /* Registers a processing-time timer (wall clock ms). One pending timer per time per op. */
 void cf_op_timer_set(struct cf_op *op, int64_t at_ms);
+/* A source about to wait for input inside poll() calls it first: the runtime wakes the
+ * consumers of what the task sent them without waking them yet (they are otherwise woken
+ * once poll() returns CF_EAGAIN). Task thread. */
+void cf_op_idle(struct cf_op *op);
 /* 1 once the job is being canceled (sources check it in long loops). */
 int cf_op_canceled(const struct cf_op *op);
 /* Records why the operator fails (shown in the job's exceptions); returns CF_EFAILED. */

@@ -6,6 +6,7 @@
  * downstream subtask (copying the columns the consumer reads, pinning the strings), sending
  * a pending batch when it is full, before every watermark, when the task goes idle, and at
  * the end of the stream, so buffering never delays a result past the next watermark.
+ * Consumers in this process are woken once per few messages, or when the task goes idle.
  */
 #include <string.h>
 
@@ -13,13 +14,32 @@
 #include "common/data/keys.h"
 #include "runtime_int.h"
 
+/*
+ * Batches and watermarks go to local gates deferred: the consumer is woken once several are
+ * queued, or by cf_xwriter_kick() when this task goes idle (end-of-stream and barriers wake
+ * it at once).
+ */
 static int push(struct cf_xwriter *xw, int target, struct cf_msg *msg)
 {
     struct cf_xtarget *t = &xw->targets[target];
-    if (t->gate) {
-        return cf_gate_push(t->gate, xw->chan, msg, &xw->task->backpressured_ns);
+    if (!t->gate) {
+        return cf_dp_output_send(t->out, msg, &xw->task->backpressured_ns);
     }
-    return cf_dp_output_send(t->out, msg, &xw->task->backpressured_ns);
+    if (msg->kind == CF_MSG_BATCH || msg->kind == CF_MSG_WATERMARK) {
+        t->unkicked = 1;
+        return cf_gate_push_deferred(t->gate, xw->chan, msg, &xw->task->backpressured_ns);
+    }
+    return cf_gate_push(t->gate, xw->chan, msg, &xw->task->backpressured_ns);
+}
+
+void cf_xwriter_kick(struct cf_xwriter *xw)
+{
+    for (int t = 0; t < xw->nout; t++) {
+        if (xw->targets[t].unkicked) {
+            xw->targets[t].unkicked = 0;
+            cf_gate_kick(xw->targets[t].gate);
+        }
+    }
 }
 
 static int push_batch(struct cf_xwriter *xw, int target, struct cf_batch *batch)
@@ -64,9 +84,8 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
     cf_keys_hash(batch, xw->key_idx, xw->nkeys, xw->hashes);
     memset(xw->count, 0, (size_t)xw->nout * sizeof(*xw->count));
     for (uint32_t r = 0; r < n; r++) {
-        int kg = cf_key_group(xw->hashes[r], xw->max_parallelism);
-        int t = cf_key_group_subtask(kg, xw->max_parallelism, xw->nout);
-        xw->row_target[r] = (uint16_t)t;
+        uint16_t t = xw->kg_target[cf_key_group(xw->hashes[r], xw->max_parallelism)];
+        xw->row_target[r] = t;
         xw->count[t]++;
     }
     int rc = 0;
@@ -223,6 +242,7 @@ void cf_xwriter_destroy(struct cf_xwriter *xw)
     cf_free(xw->pending);
     cf_free(xw->hashes);
     cf_free(xw->row_target);
+    cf_free(xw->kg_target);
     cf_free(xw->row_dst);
     cf_free(xw->count);
     cf_free(xw->fill);

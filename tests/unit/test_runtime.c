@@ -229,6 +229,59 @@ static void test_gate_cancel_unblocks(void **state)
     cf_gate_destroy(g);
 }
 
+struct waiter {
+    struct cf_gate *gate;
+    int popped; /* atomic: messages taken */
+};
+
+static void *wait_pops(void *arg)
+{
+    struct waiter *w = arg;
+    for (;;) {
+        int ch;
+        struct cf_msg m;
+        if (cf_gate_pop(w->gate, &ch, &m, -1) != 0) {
+            return NULL;
+        }
+        __atomic_add_fetch(&w->popped, 1, __ATOMIC_RELEASE);
+    }
+}
+
+static int popped_after(struct waiter *w, int want, int ms)
+{
+    for (int i = 0; i < ms && __atomic_load_n(&w->popped, __ATOMIC_ACQUIRE) < want; i++) {
+        usleep(1000);
+    }
+    return __atomic_load_n(&w->popped, __ATOMIC_ACQUIRE);
+}
+
+/* Deferred pushes wake a waiting consumer only at CF_GATE_WAKE_AT queued messages, or when
+ * kicked; plain pushes at once. */
+static void test_gate_deferred_wake(void **state)
+{
+    (void)state;
+    struct waiter w = {cf_gate_create(1), 0};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_pops, &w);
+    usleep(20000); /* the consumer waits */
+    struct cf_msg m = {.kind = CF_MSG_WATERMARK};
+    assert_int_equal(cf_gate_push_deferred(w.gate, 0, &m, NULL), 0);
+    assert_int_equal(popped_after(&w, 1, 50), 0);
+    cf_gate_kick(w.gate);
+    assert_int_equal(popped_after(&w, 1, 5000), 1);
+    usleep(20000);
+    for (int i = 0; i < CF_GATE_WAKE_AT; i++) {
+        assert_int_equal(cf_gate_push_deferred(w.gate, 0, &m, NULL), 0);
+    }
+    assert_int_equal(popped_after(&w, 1 + CF_GATE_WAKE_AT, 5000), 1 + CF_GATE_WAKE_AT);
+    usleep(20000);
+    assert_int_equal(cf_gate_push(w.gate, 0, &m, NULL), 0);
+    assert_int_equal(popped_after(&w, 2 + CF_GATE_WAKE_AT, 5000), 2 + CF_GATE_WAKE_AT);
+    cf_gate_cancel(w.gate);
+    pthread_join(t, NULL);
+    cf_gate_destroy(w.gate);
+}
+
 static struct cf_plan *plan_of(const char *json)
 {
     struct cf_spec *spec = NULL;
@@ -319,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_key_groups),
         cmocka_unit_test(test_gate_order_and_bound),
         cmocka_unit_test(test_gate_cancel_unblocks),
+        cmocka_unit_test(test_gate_deferred_wake),
         cmocka_unit_test(test_runtime_failure),
         cmocka_unit_test(test_runtime_cancel),
         cmocka_unit_test(test_runtime_finished_counts),
