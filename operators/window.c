@@ -603,15 +603,16 @@ static int entry_from_value(struct cf_op *op, struct window_state *st, struct pa
 }
 
 /*
- * The entry of the current key (st->key, hash) in pane p (which may be NULL): from memory,
- * or moved back from LMDB. *out is NULL if there is none. Runs inside a write transaction
- * when the pane has spilled entries.
+ * The entry of the current key (st->key, hash) in pane `start`: from memory, or moved back
+ * from LMDB. *out is NULL if there is none. Runs inside a write transaction when the pane has
+ * spilled entries.
  */
-static int find_entry(struct cf_op *op, struct window_state *st, uint64_t hash, struct pane *p,
-                      int64_t start, struct entry **out)
+static int find_entry(struct cf_op *op, struct window_state *st, uint64_t hash, int64_t start,
+                      struct entry **out)
 {
     *out = pane_entry_find(st, hash, start);
-    if (*out || !p || !p->spilled) {
+    struct pane *p = *out || !st->spilled ? NULL : pane_get(st, start, 0);
+    if (!p || !p->spilled) {
         return 0;
     }
     int kg = cf_key_group(hash, op->max_parallelism);
@@ -786,7 +787,7 @@ static int merge_key_window(struct cf_op *op, struct window_state *st, struct en
     cf_buf_append(&st->key, entry_key(prep, e), e->klen);
     for (int64_t p = start; p < start + prep->size; p += prep->pane) {
         struct entry *pe;
-        int rc = find_entry(op, st, e->hash, pane_get(st, p, 0), p, &pe);
+        int rc = find_entry(op, st, e->hash, p, &pe);
         if (rc) {
             return rc;
         }
@@ -844,21 +845,28 @@ static int process_panes_txn(struct cf_op *op, struct window_state *st, struct c
 {
     const struct window_prep *prep = st->prep;
     int rc = 0;
+    /* The pane of the previous row, and the last window containing it: rows of a batch are
+     * mostly close in time, so most rows skip the two divisions. A pane lies within one slide
+     * (the pane length divides it), so s_max is constant over the pane. */
+    int64_t pane = CF_TS_MIN, s_max = 0;
     for (uint32_t r = 0; r < in->n && rc == 0; r++) {
         int64_t ts = prep->event_time ? in->ts[r] : now;
         if (ts == CF_TS_NONE) {
             rc = emit_late(op, st, in, r); /* no event time: never on time */
             continue;
         }
-        int64_t s_max = last_window_start(prep, ts);
+        if (pane == CF_TS_MIN || ts < pane ||
+            (uint64_t)ts - (uint64_t)pane >= (uint64_t)prep->pane) {
+            pane = floor_div(ts - prep->offset, prep->pane) * prep->pane + prep->offset;
+            s_max = last_window_start(prep, ts);
+        }
         if (prep->event_time && s_max + prep->size - 1 + prep->lateness <= st->wm) {
             rc = emit_late(op, st, in, r);
             continue;
         }
-        int64_t pane = floor_div(ts - prep->offset, prep->pane) * prep->pane + prep->offset;
         key_bytes(st, in, r);
         struct entry *e;
-        rc = find_entry(op, st, st->hashes[r], pane_get(st, pane, 0), pane, &e);
+        rc = find_entry(op, st, st->hashes[r], pane, &e);
         if (rc) {
             break;
         }
@@ -875,9 +883,7 @@ static int process_panes_txn(struct cf_op *op, struct window_state *st, struct c
                 }
             }
         }
-        size_t before = cf_aggs_heap_bytes(&prep->aggs, e->acc);
-        cf_aggs_update(&prep->aggs, st->ev, e->acc, r, ts);
-        st->state_bytes += cf_aggs_heap_bytes(&prep->aggs, e->acc) - before;
+        st->state_bytes += cf_aggs_update(&prep->aggs, st->ev, e->acc, r, ts);
         if (prep->lateness > 0 && prep->event_time && st->wm != CF_TS_MIN) {
             /* Windows of this pane that fired and are not purged fire again for this key,
              * once per late record (as Flink's event-time trigger does), oldest first. */
@@ -1147,9 +1153,7 @@ static int process_sessions(struct cf_op *op, struct window_state *st, struct cf
         }
         int changed = s->end != end || nhits > 1;
         s->end = end;
-        size_t before = cf_aggs_heap_bytes(&prep->aggs, s->acc);
-        cf_aggs_update(&prep->aggs, st->ev, s->acc, r, ts);
-        st->state_bytes += cf_aggs_heap_bytes(&prep->aggs, s->acc) - before;
+        st->state_bytes += cf_aggs_update(&prep->aggs, st->ev, s->acc, r, ts);
         if (!prep->event_time) {
             if (nhits == 0 || changed) {
                 cf_op_timer_set(op, end);

@@ -422,9 +422,30 @@ void cf_aggs_init(const struct cf_aggs *aggs, struct cf_agg_slot *acc)
     memset(acc, 0, cf_aggs_acc_size(aggs));
 }
 
-void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
-                    struct cf_agg_slot *acc, uint32_t r, int64_t ts)
+static int owns_string(const struct cf_agg_spec *spec)
 {
+    return spec->arg_type == CF_TYPE_STRING &&
+           (spec->kind == CF_AGG_MIN || spec->kind == CF_AGG_MAX || spec->kind == CF_AGG_FIRST ||
+            spec->kind == CF_AGG_LAST);
+}
+
+/* Heap bytes one slot owns (see cf_aggs_heap_bytes). */
+static size_t slot_heap(const struct cf_agg_spec *spec, const struct cf_agg_slot *slot)
+{
+    if (spec->kind == CF_AGG_COUNT_DISTINCT && slot->v.set) {
+        const struct cf_dset *set = slot->v.set;
+        return sizeof(*set) + set->cap * sizeof(struct dset_entry) + set->arena.used;
+    }
+    if (owns_string(spec) && slot->has) {
+        return slot->cap + 16;
+    }
+    return 0;
+}
+
+size_t cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
+                      struct cf_agg_slot *acc, uint32_t r, int64_t ts)
+{
+    size_t grown = 0;
     for (int k = 0; k < aggs->n; k++) {
         const struct cf_agg_spec *spec = &aggs->v[k];
         if (spec->kind == CF_AGG_COUNT_STAR) {
@@ -451,8 +472,15 @@ void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
         case CF_TYPE_BOOL: i = col->v.b[r]; break;
         default: i = col->v.i64[r]; break;
         }
-        fold(spec, &acc[k], i, d, p, len, ts);
+        if (spec->kind == CF_AGG_COUNT_DISTINCT || owns_string(spec)) {
+            size_t before = slot_heap(spec, &acc[k]);
+            fold(spec, &acc[k], i, d, p, len, ts);
+            grown += slot_heap(spec, &acc[k]) - before;
+        } else {
+            fold(spec, &acc[k], i, d, p, len, ts);
+        }
     }
+    return grown;
 }
 
 void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
@@ -547,13 +575,6 @@ void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc, s
     }
 }
 
-static int owns_string(const struct cf_agg_spec *spec)
-{
-    return spec->arg_type == CF_TYPE_STRING &&
-           (spec->kind == CF_AGG_MIN || spec->kind == CF_AGG_MAX || spec->kind == CF_AGG_FIRST ||
-            spec->kind == CF_AGG_LAST);
-}
-
 void cf_aggs_free(const struct cf_aggs *aggs, struct cf_agg_slot *acc)
 {
     for (int k = 0; k < aggs->n; k++) {
@@ -573,12 +594,7 @@ size_t cf_aggs_heap_bytes(const struct cf_aggs *aggs, const struct cf_agg_slot *
 {
     size_t bytes = 0;
     for (int k = 0; k < aggs->n; k++) {
-        if (aggs->v[k].kind == CF_AGG_COUNT_DISTINCT && acc[k].v.set) {
-            const struct cf_dset *set = acc[k].v.set;
-            bytes += sizeof(*set) + set->cap * sizeof(struct dset_entry) + set->arena.used;
-        } else if (owns_string(&aggs->v[k]) && acc[k].has) {
-            bytes += acc[k].cap + 16;
-        }
+        bytes += slot_heap(&aggs->v[k], &acc[k]);
     }
     return bytes;
 }

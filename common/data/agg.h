@@ -99,9 +99,10 @@ void cf_aggs_eval_batch(struct cf_aggs_eval *ev, const struct cf_batch *in,
                         struct cf_arena *scratch);
 
 void cf_aggs_init(const struct cf_aggs *aggs, struct cf_agg_slot *acc);
-/* Folds row r of the last evaluated batch (event time ts) into acc. */
-void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
-                    struct cf_agg_slot *acc, uint32_t r, int64_t ts);
+/* Folds row r of the last evaluated batch (event time ts) into acc. Returns how many bytes
+ * the heap memory of the slots grew by (cf_aggs_heap_bytes after minus before). */
+size_t cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
+                      struct cf_agg_slot *acc, uint32_t r, int64_t ts);
 /* dst := dst combined with src (src unchanged). */
 void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
                    const struct cf_agg_slot *src);
