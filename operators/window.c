@@ -135,7 +135,8 @@ struct window_state {
     struct cf_aggs_eval *ev;
     struct cf_arena scratch;
     struct cf_buf key; /* serialized key of the current row */
-    uint64_t hashes[CF_BATCH_ROWS];
+    uint64_t hash_scratch[CF_BATCH_ROWS];
+    const uint64_t *hashes; /* key hash per row of the batch being processed */
     struct cf_batch *out;
     struct cf_batch *late;
     uint64_t state_bytes;
@@ -1209,7 +1210,7 @@ static int window_process(struct cf_op *op, struct cf_batch *in)
 {
     struct window_state *st = op->state;
     const struct window_prep *prep = st->prep;
-    cf_keys_hash(in, prep->key_idx, prep->nkeys, st->hashes);
+    st->hashes = cf_keys_hashes(in, prep->key_idx, prep->nkeys, st->hash_scratch);
     cf_aggs_eval_batch(st->ev, in, &st->scratch);
     int64_t now = prep->event_time ? 0 : cf_now_ms();
     int rc = prep->type == WIN_SESSION ? process_sessions(op, st, in, now)

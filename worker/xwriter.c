@@ -72,10 +72,22 @@ static inline void scatter(struct cf_xwriter *xw, const struct cf_batch *in, uin
     }
 }
 
+/* An empty batch to fill for a downstream subtask, carrying the rows' key hashes. */
+static struct cf_batch *new_pending(struct cf_xwriter *xw)
+{
+    struct cf_batch *p = cf_batch_pool_get(xw->pool);
+    if (!p->key_hash) {
+        p->key_hash = cf_malloc(p->cap * sizeof(*p->key_hash));
+    }
+    p->hash_keys = xw->key_idx;
+    p->hash_nkeys = xw->nkeys;
+    return p;
+}
+
 /*
  * HASH: routes each row to the subtask that owns its key group. Rows are copied column by
- * column, only the columns the consumer reads (the others are NULL); strings are not copied:
- * each pending batch pins the input batch their bytes live in.
+ * column, only the columns the consumer reads (the others are NULL), with their key hash;
+ * strings are not copied: each pending batch pins the input batch their bytes live in.
  */
 static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
 {
@@ -99,7 +111,7 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
             rc = push_batch(xw, t, p);
         }
         if (!xw->pending[t]) {
-            xw->pending[t] = cf_batch_pool_get(xw->pool);
+            xw->pending[t] = new_pending(xw);
         }
         cf_batch_pin(xw->pending[t], batch);
         xw->fill[t] = xw->pending[t]->n;
@@ -112,7 +124,9 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
         xw->row_dst[r] = xw->fill[xw->row_target[r]]++;
     }
     for (uint32_t r = 0; r < n; r++) {
-        xw->pending[xw->row_target[r]]->ts[xw->row_dst[r]] = batch->ts[r];
+        struct cf_batch *p = xw->pending[xw->row_target[r]];
+        p->ts[xw->row_dst[r]] = batch->ts[r];
+        p->key_hash[xw->row_dst[r]] = xw->hashes[r];
     }
     for (uint32_t c = 0; c < batch->schema->nfields; c++) {
         if (xw->used[c]) {

@@ -63,6 +63,7 @@ void cf_batch_destroy(struct cf_batch *batch)
     }
     cf_batch_reset(batch); /* the pins */
     cf_free(batch->pins);
+    cf_free(batch->key_hash);
     cf_arena_destroy(&batch->arena);
     cf_free(batch->ts);
     cf_free(batch->cols);
@@ -73,6 +74,7 @@ void cf_batch_destroy(struct cf_batch *batch)
 void cf_batch_reset(struct cf_batch *batch)
 {
     batch->n = 0;
+    batch->hash_nkeys = 0;
     cf_arena_reset(&batch->arena);
     for (uint32_t i = 0; i < batch->npins; i++) {
         cf_batch_release(batch->pins[i]);
@@ -232,7 +234,11 @@ void cf_batch_compact(struct cf_batch *batch, const uint8_t *keep)
     }
     for (uint32_t i = first; i < n; i++) {
         if (keep[i]) {
-            batch->ts[w++] = batch->ts[i];
+            batch->ts[w] = batch->ts[i];
+            if (batch->hash_nkeys) {
+                batch->key_hash[w] = batch->key_hash[i];
+            }
+            w++;
         }
     }
     batch->n = w;

@@ -61,6 +61,13 @@ struct cf_batch {
     int refs;               /* atomic: 1 for the owner, plus one per batch pinning it */
     struct cf_batch **pins; /* batches whose strings rows of this one point into */
     uint32_t npins, cap_pins;
+    /* Optional, set by a hash exchange: key_hash[r] is the hash of row r's fields
+     * hash_keys[0, hash_nkeys) (cf_keys_hash), so the keyed operator it feeds need not hash
+     * again. Valid while hash_nkeys > 0: reset and cf_batch_compact() keep it right; code
+     * that changes rows otherwise clears hash_nkeys. hash_keys is borrowed (the plan's). */
+    uint64_t *key_hash;
+    const int *hash_keys;
+    int hash_nkeys;
 };
 
 /* Size in bytes of one value of a type in a column. */
