@@ -367,6 +367,15 @@ static struct cf_dp_output *open_out(struct cf_dataplane *from, struct cf_datapl
  * order per channel. Channel 3 is registered only after its sender started (late
  * registration: it waits for credit), and every output shares one connection.
  */
+/* The sending loop frees a frame's bytes (out_queued_bytes) when the socket took them, which
+ * may be just after the receiver got them. */
+static int out_drained(void *arg)
+{
+    struct cf_dataplane_stats st;
+    cf_dataplane_stats(arg, &st);
+    return st.out_queued_bytes == 0;
+}
+
 static void test_stream_200k(void **state)
 {
     (void)state;
@@ -418,6 +427,7 @@ static void test_stream_200k(void **state)
         assert_int_equal(cons.barrier[i], (int64_t)(cons.msgs[i] - 1 - cons.barrier[i]) / 2 / 50);
     }
     struct cf_dataplane_stats sa, sb;
+    assert_true(wait_for(out_drained, a, 2000));
     cf_dataplane_stats(a, &sa);
     cf_dataplane_stats(b, &sb);
     assert_int_equal(sb.conns_accepted, 1); /* one connection carries the four channels */
