@@ -18,7 +18,7 @@
  *
  * Checkpoints: every snapshot completes the open parts (parts roll on every checkpoint), so
  * what came before the barrier is never only in a part that a failure would lose. Names then
- * carry the job id and a per-attempt random tag, so attempts never collide.
+ * carry the job id and a random tag per subtask and attempt, so attempts never collide.
  *  - at_least_once: they are committed at once.
  *  - exactly_once (two-phase commit): they become pending; the snapshot records the pending
  *    ones (final name -> tmp path or upload token) and they are committed when that
@@ -42,6 +42,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -721,7 +722,7 @@ static int fsink_notify(struct cf_op *op, int64_t id)
 
 /* Commits one pending part recorded in the restored checkpoint (key: final name, value:
  * tmp path or upload token). Every subtask sees every entry. Local renames are cheap and
- * subtask 0's orphan sweep relies on having done them all itself, so every subtask renames
+ * each subtask's orphan sweep relies on having done them all itself, so every subtask renames
  * every file (the first one wins, the others find it done). A remote commit costs round
  * trips, so each is done by one subtask, chosen by a hash of the name; all of them finish
  * before their subtask processes a record, and a failure fails the attempt, whose
@@ -743,8 +744,29 @@ static int restore_visit(void *arg, int key_group, const void *key, size_t klen,
     return rc;
 }
 
-/* Deletes hidden part files of this job under dir that belong to older attempts (not to
- * this attempt's run tag): output written after the checkpoint that was restored. */
+/*
+ * 1 if the hidden part file `name` (".part-<job>-<tag>-<subtask>-<n>...") is an orphan this
+ * subtask removes: another run tag than its own, and a subtask index i with i % parallelism
+ * == this subtask. Tags are per subtask, so a file of this attempt has either this subtask's
+ * tag or another index than those this subtask sweeps: another subtask of the attempt may
+ * already be writing its first part while this one restores.
+ */
+static int is_my_orphan(const struct cf_op *op, const char *name, const char *prefix,
+                        const char *mine)
+{
+    if (strncmp(name, prefix, strlen(prefix)) != 0 || !strncmp(name, mine, strlen(mine))) {
+        return 0;
+    }
+    const char *tag = name + strlen(prefix);
+    const char *dash = strchr(tag, '-');
+    char *end;
+    long idx = dash ? strtol(dash + 1, &end, 10) : -1;
+    return idx >= 0 && end != dash + 1 && *end == '-' && idx % op->parallelism == op->subtask;
+}
+
+/* Deletes the hidden part files of this job under dir that older attempts wrote for the
+ * subtask indexes this subtask sweeps (is_my_orphan): output written after the checkpoint
+ * that was restored. */
 static void remove_orphans(struct cf_op *op, const char *dir, int depth)
 {
     struct fsink_state *st = op->state;
@@ -765,8 +787,7 @@ static void remove_orphans(struct cf_op *op, const char *dir, int depth)
         struct stat sb;
         if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && depth < 16) {
             remove_orphans(op, path, depth + 1);
-        } else if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
-                   strncmp(de->d_name, mine, strlen(mine)) != 0) {
+        } else if (is_my_orphan(op, de->d_name, prefix, mine)) {
             unlink(path);
         }
         cf_free(path);
@@ -778,13 +799,12 @@ static int fsink_restore(struct cf_op *op, struct cf_snapshot *snap)
 {
     struct fsink_state *st = op->state;
     int rc = cf_snapshot_scan(snap, restore_visit, op);
-    if (rc == 0 && op->subtask == 0 && st->exactly_once && !st->remote) {
+    if (rc == 0 && st->exactly_once && !st->remote) {
         /* Every pending file of the checkpoint is committed (by whichever subtask got there
-         * first); what is still hidden and from an older attempt was never covered. Only
-         * subtask 0 sweeps, after its own commits: the others' commits are of the same
-         * files, and an uncommitted tmp that another subtask still has to rename would
-         * already be renamed by this subtask above. Object storage has no such sweep (see
-         * the comment at the top of the file). */
+         * first; this one renamed them all above); what is still hidden and from an older
+         * attempt was never covered. Each subtask sweeps the indexes it owns, never the
+         * files another subtask of this attempt is writing already. Object storage has no
+         * such sweep (see the comment at the top of the file). */
         remove_orphans(op, ((const struct fsink_conf *)op->conf)->path, 0);
     }
     return rc;
