@@ -32,7 +32,7 @@
 #define SNAPSHOT_TIMEOUT_MS (10 * 60 * 1000)
 /* run --wait tolerates a coordinator that is briefly unreachable (a restart) this long. */
 #define WAIT_UNREACHABLE_MS 30000
-#define JOB_ID_LEN 32
+#define JOB_ID_LEN          32
 
 /* The coordinator's base URL: scheme, host, port and an optional prefix, no trailing '/'. */
 struct client {
