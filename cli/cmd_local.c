@@ -250,7 +250,7 @@ int cf_cli_local(int argc, char **argv)
             last_in = t.in;
         }
         cf_coord_job_status_clear(&st);
-        struct timespec nap = {0, 100 * 1000000};
+        struct timespec nap = {0, 20 * 1000000};
         nanosleep(&nap, NULL);
     }
     double secs = (double)(cf_monotonic_ms() - t0) / 1000.0;

@@ -78,9 +78,10 @@ static int rpc_register(void *arg, const uint8_t *req, size_t len, struct cf_buf
             snprintf(target, sizeof(target), "%s:%d", w->host, w->rpc_port);
             w->ch = cf_rpc_channel_create(target);
         }
-        pthread_mutex_unlock(&c->lock);
         cf_note("worker %s registered: %s data port %d, %d slots", r->worker_id, w->host,
                 w->data_port, w->slots);
+        pthread_cond_broadcast(&c->stop_cond); /* the monitor schedules waiting jobs now */
+        pthread_mutex_unlock(&c->lock);
         out.accepted = 1;
     }
     out.heartbeat_interval_ms = c->opts.heartbeat_interval_ms;

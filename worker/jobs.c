@@ -181,7 +181,8 @@ static void *watch_main(void *arg)
             pp = &wj->attempts;
         }
         struct timespec ts;
-        cf_monotonic_timespec(cf_monotonic_ms() + 100, &ts);
+        /* Polled: an attempt's end is reported within 20 ms. */
+        cf_monotonic_timespec(cf_monotonic_ms() + 20, &ts);
         pthread_cond_timedwait(&wj->cond, &wj->lock, &ts);
     }
     pthread_mutex_unlock(&wj->lock);
