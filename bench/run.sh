@@ -6,7 +6,11 @@
 # /usr/bin/time (wall time, CPU time, peak RSS).
 #
 # Two suites (BENCH_ONLY=clickstream|nexmark runs one; latest.json then holds only its rows):
-#  - clickstream: 3M generated JSON lines read by source.file, windowed aggregations;
+#  - clickstream: 3M generated JSON lines read by source.file, windowed aggregations; also
+#    on a cluster (engine "cluster"): one cf-coordinator and one cf-worker with 2 slots,
+#    each job submitted with `cfctl run` and timed from submission to FINISHED, with the CPU
+#    time and peak RSS of both processes (bench/cluster.py). The input is read into the page
+#    cache before every run (the baseline's too), so no figure measures the disk;
 #  - nexmark: NEXMARK_EVENTS (default 10M) events of source.datagen's nexmark generator
 #    through the jobs of bench/nexmark/ (q0 q1 q2 q5 q7 q11 q14); the baseline generates the
 #    same events by linking the generator (bench/baseline/nexmark.c). Outputs are compared
@@ -32,8 +36,63 @@ cfctl=(bin/cfctl local --port 0)
 : >"$work/rows.txt"
 : >"$work/latency.txt"
 
-# measure CMD...: best wall time of $runs runs; prints "wall cpu rss_kb". $before, if set,
-# runs (untimed) before each run: removing the previous run's output.
+# time_process CMD...: runs CMD once under /usr/bin/time (stdout to cmd.out, stderr to
+# cmd.err); prints "wall cpu rss_kb".
+time_process() {
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@" >"$work/cmd.out" 2>"$work/cmd.err" ||
+        return 1
+    read -r wall user sys rss <"$work/time.txt"
+    echo "$wall $(echo "$user + $sys" | bc) $rss"
+}
+
+# The cluster rows run on one cf-coordinator and one cf-worker with 2 slots, started once for
+# the clickstream suite (ephemeral ports, state under $work/cluster) and stopped at exit.
+cluster_pids=()
+cluster_stop() {
+    for pid in "${cluster_pids[@]}"; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    done
+    cluster_pids=()
+}
+trap cluster_stop EXIT
+cluster_start() {
+    local dir=$work/cluster
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    bin/cf-coordinator --rest-port 0 --rpc-port 0 --data-dir "$dir/coord" 2>"$dir/coord.err" &
+    coord_pid=$!
+    cluster_pids+=("$coord_pid")
+    for _ in $(seq 100); do
+        grep -q 'REST API on' "$dir/coord.err" && break
+        sleep 0.05
+    done
+    rest=$(grep -o 'http://127.0.0.1:[0-9]*' "$dir/coord.err" | head -1) ||
+        { cat "$dir/coord.err" >&2; echo "bench: the coordinator did not start" >&2; exit 1; }
+    local rpc
+    rpc=$(grep -o 'RPC on [0-9.:]*' "$dir/coord.err" | head -1 | cut -d' ' -f3)
+    bin/cf-worker --coordinator "$rpc" --slots 2 --data-port 0 --rpc-port 0 \
+        --data-dir "$dir/worker" 2>"$dir/worker.err" &
+    worker_pid=$!
+    cluster_pids+=("$worker_pid")
+    for _ in $(seq 100); do
+        [ "$(curl -s "$rest/overview" | python3 -c 'import json,sys; print(json.load(sys.stdin)["slots-total"])' 2>/dev/null)" = 2 ] && return
+        sleep 0.1
+    done
+    cat "$dir/worker.err" >&2
+    echo "bench: the worker did not register" >&2
+    exit 1
+}
+
+# time_cluster JOB P: runs JOB once on the cluster at parallelism P (bench/cluster.py: submit
+# to FINISHED); prints "wall cpu rss_kb" (coordinator and worker together).
+time_cluster() {
+    python3 bench/cluster.py bin/cfctl "$rest" "$coord_pid" "$worker_pid" "$1" "$2" \
+        2>"$work/cmd.err"
+}
+
+# measure TIMER ARGS...: best wall time of $runs runs of `TIMER ARGS` (time_process or
+# time_cluster); prints "wall cpu rss_kb". $before, if set, runs (untimed) before each run:
+# removing the previous run's output, reading the input into the page cache.
 before=
 measure() {
     local best="" line
@@ -41,11 +100,8 @@ measure() {
         if [ -n "$before" ]; then
             sh -c "$before"
         fi
-        /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@" >"$work/cmd.out" 2>"$work/cmd.err" ||
-            { cat "$work/cmd.err" >&2; echo "bench: command failed: $*" >&2; exit 1; }
-        read -r wall user sys rss <"$work/time.txt"
-        line="$wall $(echo "$user + $sys" | bc) $rss"
-        if [ -z "$best" ] || [ "$(echo "$wall < ${best%% *}" | bc)" = 1 ]; then
+        line=$("$@") || { cat "$work/cmd.err" >&2; echo "bench: command failed: $*" >&2; exit 1; }
+        if [ -z "$best" ] || [ "$(echo "${line%% *} < ${best%% *}" | bc)" = 1 ]; then
             best=$line
         fi
     done
@@ -65,24 +121,39 @@ if [ -z "$only" ] || [ "$only" = clickstream ]; then
     fi
     events=3000000
     bytes=$(cat "$data"/part-* | wc -c)
+    cluster_start
+    # Every run, the baseline's too, starts with the input in the page cache, so none of them
+    # measures the disk.
+    warm="cat '$data'/part-* >/dev/null"
     for q in by-type-country by-user; do
         echo "bench: clickstream-$q"
-        base=$(measure "$work/clickstream-baseline" "$q" "$data/$(ls "$data" | grep part- | head -1)")
+        before=$warm
+        base=$(measure time_process "$work/clickstream-baseline" "$q" \
+            "$data/$(ls "$data" | grep part- | head -1)")
         cp "$work/cmd.out" "$work/baseline-$q.out"
         python3 tests/pipeline/lib/canon.py "$work/baseline-$q.out" >"$work/baseline-$q.canon"
         echo "clickstream-$q baseline 1 $events $bytes $base" >>"$work/rows.txt"
-        for p in 1 2; do
-            out=$work/out-$q-p$p
-            sed "s#DATA#$data#; s#OUT#$out#" "bench/jobs/clickstream-$q.json" >"$work/job-$q.json"
-            r=$(measure sh -c "rm -rf '$out' && ${cfctl[*]} -q -p $p '$work/job-$q.json'")
-            python3 tests/pipeline/lib/canon.py "$out" >"$work/engine-$q-p$p.canon"
-            if ! cmp -s "$work/baseline-$q.canon" "$work/engine-$q-p$p.canon"; then
-                echo "bench: clickstream-$q at -p $p differs from the baseline" >&2
-                exit 1
-            fi
-            echo "clickstream-$q cfctl-local $p $events $bytes $r" >>"$work/rows.txt"
+        for engine in cfctl-local cluster; do
+            for p in 1 2; do
+                out=$work/out-$q-$engine-p$p
+                sed "s#DATA#$data#; s#OUT#$out#" "bench/jobs/clickstream-$q.json" >"$work/job-$q.json"
+                before="rm -rf '$out'; $warm"
+                if [ "$engine" = cluster ]; then
+                    r=$(measure time_cluster "$work/job-$q.json" "$p")
+                else
+                    r=$(measure time_process "${cfctl[@]}" -q -p "$p" "$work/job-$q.json")
+                fi
+                python3 tests/pipeline/lib/canon.py "$out" >"$work/engine-$q-$engine-p$p.canon"
+                if ! cmp -s "$work/baseline-$q.canon" "$work/engine-$q-$engine-p$p.canon"; then
+                    echo "bench: clickstream-$q ($engine) at -p $p differs from the baseline" >&2
+                    exit 1
+                fi
+                echo "clickstream-$q $engine $p $events $bytes $r" >>"$work/rows.txt"
+            done
         done
     done
+    before=
+    cluster_stop
 fi
 
 if [ -z "$only" ] || [ "$only" = nexmark ]; then
@@ -102,7 +173,7 @@ if [ -z "$only" ] || [ "$only" = nexmark ]; then
     for q in q0 q1 q2 q5 q7 q11 q14; do
         echo "bench: nexmark-$q ($nx_events events)"
         before=
-        base=$(measure "$nxbase" "$q" "$nx_events")
+        base=$(measure time_process "$nxbase" "$q" "$nx_events")
         echo "nexmark-$q baseline 1 $nx_events - $base" >>"$work/rows.txt"
         case $q in
         q0 | q1 | q14) want=$(head -1 "$work/cmd.out") ;;
@@ -112,7 +183,7 @@ if [ -z "$only" ] || [ "$only" = nexmark ]; then
             out=$work/nexmark-out-$q-p$p
             nexmark_job "$q" "$nx_events" "$out"
             before="rm -rf '$out'"
-            r=$(measure "${cfctl[@]}" -p "$p" "$work/nexmark-$q.json")
+            r=$(measure time_process "${cfctl[@]}" -p "$p" "$work/nexmark-$q.json")
             case $q in
             q0 | q1 | q14) got=$(records_out) ;;
             *) got=$("$nxbase" digest "$out") ;;

@@ -237,7 +237,7 @@ static int file_open(struct cf_op *op, struct cf_err *err)
         struct cf_csv_options opts = {.delimiter = conf->delimiter[0], .header = conf->header};
         st->csv = cf_csv_decoder_create(prep->schema, &opts);
     } else {
-        st->json = cf_json_decoder_create(prep->schema);
+        st->json = cf_srcerr_json_decoder(op, prep->schema, prep->ts_idx);
     }
     cf_srcerr_init(&st->errors, prep->errors_out);
     cf_wmgen_init(&st->wm, &conf->event_time, 1);

@@ -400,7 +400,7 @@ static int ksrc_open(struct cf_op *op, struct cf_err *err)
     cf_kafka_client_init(&st->kc, op, conf->brokers);
     st->topics = cf_calloc((size_t)prep->ntopics, sizeof(struct ktopic));
     st->msgs = cf_calloc((size_t)conf->batch_rows, sizeof(*st->msgs));
-    st->json = cf_json_decoder_create(prep->schema);
+    st->json = cf_srcerr_json_decoder(op, prep->schema, prep->ts_idx);
     cf_srcerr_init(&st->errors, prep->errors_out);
 
     char group[300];
@@ -777,6 +777,7 @@ static int ksrc_poll(struct cf_op *op, int64_t *wait_ms)
                     break;
                 }
                 /* Nothing queued: wait for a first message, no longer than asked. */
+                cf_op_idle(op);
                 waited = 1;
                 rd_kafka_message_t *m = rd_kafka_consume_queue(st->queue, (int)*wait_ms);
                 if (!m) {

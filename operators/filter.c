@@ -40,7 +40,9 @@ static int filter_configure(struct cf_op_decl *decl, struct cf_err *err)
                              decl->path, cf_type_name(t));
     }
     decl->prep = expr;
-    cf_op_decl_output(decl, "", decl->in_schema);
+    cf_expr_mark_fields(expr, cf_op_decl_reads(decl));
+    int o = cf_op_decl_output(decl, "", decl->in_schema);
+    decl->outputs[o].rows_of_input = 1;
     return 0;
 }
 

@@ -115,6 +115,14 @@ static int select_configure(struct cf_op_decl *decl, struct cf_err *err)
         return CF_ESPEC;
     }
     decl->prep = prep;
+    uint8_t *reads = cf_op_decl_reads(decl);
+    for (int i = 0; i < prep->n; i++) {
+        if (prep->src[i] >= 0) {
+            reads[prep->src[i]] = 1;
+        } else {
+            cf_expr_mark_fields(prep->exprs[i], reads);
+        }
+    }
     cf_op_decl_output(decl, "", out);
     cf_schema_release(out);
     return 0;
@@ -158,8 +166,9 @@ static int select_process(struct cf_op *op, struct cf_batch *in)
     }
     memcpy(out->ts, in->ts, sizeof(int64_t) * n);
     out->n = n;
-    /* Output strings may point into the input's arena: the output takes it over. */
-    cf_arena_absorb(&out->arena, &in->arena);
+    /* Output strings may point into the input's arena (or batches it pinned): the output
+     * takes them over. */
+    cf_batch_take_strings(out, in);
     cf_batch_release(in);
     return cf_op_emit(op, 0, out);
 }

@@ -95,11 +95,12 @@ struct window_prep {
 /* ---- state ---- */
 
 struct entry {
-    struct entry *hnext; /* hash chain */
-    struct entry *pnext; /* next entry of the same pane */
-    uint64_t hash;       /* key hash */
-    int64_t start;       /* pane start, or session start */
-    int64_t end;         /* pane end, or session end */
+    struct entry *hnext;   /* hash chain */
+    struct entry **hprevp; /* the link pointing here (O(1) unlink); NULL when not linked */
+    struct entry *pnext;   /* next entry of the same pane */
+    uint64_t hash;         /* key hash */
+    int64_t start;         /* pane start, or session start */
+    int64_t end;           /* pane end, or session end */
     uint32_t klen;
     uint16_t kg;
     uint8_t dead;             /* sessions: merged away or purged, waiting for heap references */
@@ -135,7 +136,9 @@ struct window_state {
     struct cf_aggs_eval *ev;
     struct cf_arena scratch;
     struct cf_buf key; /* serialized key of the current row */
-    uint64_t hashes[CF_BATCH_ROWS];
+    uint64_t hash_scratch[CF_BATCH_ROWS];
+    const uint64_t *hashes;             /* key hash per row of the batch being processed */
+    uint32_t bucket_idx[CF_BATCH_ROWS]; /* prefetch_entries() scratch */
     struct cf_batch *out;
     struct cf_batch *late;
     uint64_t state_bytes;
@@ -276,6 +279,12 @@ static int window_configure(struct cf_op_decl *decl, struct cf_err *err)
         int o = cf_op_decl_output(decl, "", out);
         decl->outputs[o].event_time = 1;
         prep->late_out = cf_op_decl_output(decl, "late", decl->in_schema);
+        decl->outputs[prep->late_out].rows_of_input = 1;
+        uint8_t *reads = cf_op_decl_reads(decl);
+        for (int k = 0; k < decl->nkeys; k++) {
+            reads[decl->key_idx[k]] = 1;
+        }
+        cf_aggs_mark_fields(&prep->aggs, reads);
     }
     cf_schema_release(out);
     return bad ? CF_ESPEC : 0;
@@ -383,6 +392,17 @@ static size_t entry_size(const struct window_prep *prep, uint32_t klen)
     return sizeof(struct entry) + cf_aggs_acc_size(&prep->aggs) + klen;
 }
 
+/* Puts e at the head of the chain *head. */
+static void chain_link(struct entry **head, struct entry *e)
+{
+    e->hnext = *head;
+    if (*head) {
+        (*head)->hprevp = &e->hnext;
+    }
+    *head = e;
+    e->hprevp = head;
+}
+
 static void grow_table(struct window_state *st)
 {
     int session = st->prep->type == WIN_SESSION;
@@ -392,9 +412,7 @@ static void grow_table(struct window_state *st)
         struct entry *e = st->buckets[i];
         while (e) {
             struct entry *next = e->hnext;
-            uint64_t b = bucket_of(e->hash, e->start, session) & nmask;
-            e->hnext = nb[b];
-            nb[b] = e;
+            chain_link(&nb[bucket_of(e->hash, e->start, session) & nmask], e);
             e = next;
         }
     }
@@ -420,9 +438,7 @@ static struct entry *entry_new(struct window_state *st, uint64_t hash, int64_t s
     if (st->nentries + 1 > (st->mask + 1)) {
         grow_table(st);
     }
-    uint64_t b = bucket_of(hash, start, prep->type == WIN_SESSION) & st->mask;
-    e->hnext = st->buckets[b];
-    st->buckets[b] = e;
+    chain_link(&st->buckets[bucket_of(hash, start, prep->type == WIN_SESSION) & st->mask], e);
     st->nentries++;
     st->state_bytes += size;
     return e;
@@ -430,14 +446,15 @@ static struct entry *entry_new(struct window_state *st, uint64_t hash, int64_t s
 
 static void entry_unlink(struct window_state *st, struct entry *e)
 {
-    uint64_t b = bucket_of(e->hash, e->start, st->prep->type == WIN_SESSION) & st->mask;
-    for (struct entry **pp = &st->buckets[b]; *pp; pp = &(*pp)->hnext) {
-        if (*pp == e) {
-            *pp = e->hnext;
-            st->nentries--;
-            return;
-        }
+    if (!e->hprevp) {
+        return;
     }
+    *e->hprevp = e->hnext;
+    if (e->hnext) {
+        e->hnext->hprevp = e->hprevp;
+    }
+    e->hprevp = NULL;
+    st->nentries--;
 }
 
 static void entry_free(struct window_state *st, struct entry *e)
@@ -597,15 +614,16 @@ static int entry_from_value(struct cf_op *op, struct window_state *st, struct pa
 }
 
 /*
- * The entry of the current key (st->key, hash) in pane p (which may be NULL): from memory,
- * or moved back from LMDB. *out is NULL if there is none. Runs inside a write transaction
- * when the pane has spilled entries.
+ * The entry of the current key (st->key, hash) in pane `start`: from memory, or moved back
+ * from LMDB. *out is NULL if there is none. Runs inside a write transaction when the pane has
+ * spilled entries.
  */
-static int find_entry(struct cf_op *op, struct window_state *st, uint64_t hash, struct pane *p,
-                      int64_t start, struct entry **out)
+static int find_entry(struct cf_op *op, struct window_state *st, uint64_t hash, int64_t start,
+                      struct entry **out)
 {
     *out = pane_entry_find(st, hash, start);
-    if (*out || !p || !p->spilled) {
+    struct pane *p = *out || !st->spilled ? NULL : pane_get(st, start, 0);
+    if (!p || !p->spilled) {
         return 0;
     }
     int kg = cf_key_group(hash, op->max_parallelism);
@@ -780,7 +798,7 @@ static int merge_key_window(struct cf_op *op, struct window_state *st, struct en
     cf_buf_append(&st->key, entry_key(prep, e), e->klen);
     for (int64_t p = start; p < start + prep->size; p += prep->pane) {
         struct entry *pe;
-        int rc = find_entry(op, st, e->hash, pane_get(st, p, 0), p, &pe);
+        int rc = find_entry(op, st, e->hash, p, &pe);
         if (rc) {
             return rc;
         }
@@ -833,26 +851,64 @@ static int process_panes(struct cf_op *op, struct window_state *st, struct cf_ba
     return rc ? state_fail(op, st, rc) : 0;
 }
 
+/* State this large (entries) no longer fits the caches: prefetch_entries() pays off. */
+#define PREFETCH_MIN 16384
+
+/*
+ * With large state every lookup misses the cache twice (the bucket, then the entry).
+ * Fetching the batch's buckets, then the entries they point to, before the updates overlaps
+ * those misses instead of taking them one after the other. Only a hint: no effect on results.
+ */
+static void prefetch_entries(struct window_state *st, const struct cf_batch *in, int64_t now)
+{
+    const struct window_prep *prep = st->prep;
+    uint32_t n = in->n;
+    for (uint32_t r = 0; r < n; r++) {
+        int64_t ts = prep->event_time ? in->ts[r] : now;
+        int64_t pane = ts == CF_TS_NONE
+                           ? 0
+                           : floor_div(ts - prep->offset, prep->pane) * prep->pane + prep->offset;
+        st->bucket_idx[r] = (uint32_t)(bucket_of(st->hashes[r], pane, 0) & st->mask);
+        __builtin_prefetch(&st->buckets[st->bucket_idx[r]]);
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        const struct entry *e = st->buckets[st->bucket_idx[r]];
+        if (e) {
+            __builtin_prefetch(e);
+        }
+    }
+}
+
 static int process_panes_txn(struct cf_op *op, struct window_state *st, struct cf_batch *in,
                              int64_t now)
 {
     const struct window_prep *prep = st->prep;
     int rc = 0;
+    if (st->nentries >= PREFETCH_MIN && st->mask <= UINT32_MAX) {
+        prefetch_entries(st, in, now);
+    }
+    /* The pane of the previous row, and the last window containing it: rows of a batch are
+     * mostly close in time, so most rows skip the two divisions. A pane lies within one slide
+     * (the pane length divides it), so s_max is constant over the pane. */
+    int64_t pane = CF_TS_MIN, s_max = 0;
     for (uint32_t r = 0; r < in->n && rc == 0; r++) {
         int64_t ts = prep->event_time ? in->ts[r] : now;
         if (ts == CF_TS_NONE) {
             rc = emit_late(op, st, in, r); /* no event time: never on time */
             continue;
         }
-        int64_t s_max = last_window_start(prep, ts);
+        if (pane == CF_TS_MIN || ts < pane ||
+            (uint64_t)ts - (uint64_t)pane >= (uint64_t)prep->pane) {
+            pane = floor_div(ts - prep->offset, prep->pane) * prep->pane + prep->offset;
+            s_max = last_window_start(prep, ts);
+        }
         if (prep->event_time && s_max + prep->size - 1 + prep->lateness <= st->wm) {
             rc = emit_late(op, st, in, r);
             continue;
         }
-        int64_t pane = floor_div(ts - prep->offset, prep->pane) * prep->pane + prep->offset;
         key_bytes(st, in, r);
         struct entry *e;
-        rc = find_entry(op, st, st->hashes[r], pane_get(st, pane, 0), pane, &e);
+        rc = find_entry(op, st, st->hashes[r], pane, &e);
         if (rc) {
             break;
         }
@@ -869,9 +925,7 @@ static int process_panes_txn(struct cf_op *op, struct window_state *st, struct c
                 }
             }
         }
-        size_t before = cf_aggs_heap_bytes(&prep->aggs, e->acc);
-        cf_aggs_update(&prep->aggs, st->ev, e->acc, r, ts);
-        st->state_bytes += cf_aggs_heap_bytes(&prep->aggs, e->acc) - before;
+        st->state_bytes += cf_aggs_update(&prep->aggs, st->ev, e->acc, r, ts);
         if (prep->lateness > 0 && prep->event_time && st->wm != CF_TS_MIN) {
             /* Windows of this pane that fired and are not purged fire again for this key,
              * once per late record (as Flink's event-time trigger does), oldest first. */
@@ -1141,9 +1195,7 @@ static int process_sessions(struct cf_op *op, struct window_state *st, struct cf
         }
         int changed = s->end != end || nhits > 1;
         s->end = end;
-        size_t before = cf_aggs_heap_bytes(&prep->aggs, s->acc);
-        cf_aggs_update(&prep->aggs, st->ev, s->acc, r, ts);
-        st->state_bytes += cf_aggs_heap_bytes(&prep->aggs, s->acc) - before;
+        st->state_bytes += cf_aggs_update(&prep->aggs, st->ev, s->acc, r, ts);
         if (!prep->event_time) {
             if (nhits == 0 || changed) {
                 cf_op_timer_set(op, end);
@@ -1199,7 +1251,7 @@ static int window_process(struct cf_op *op, struct cf_batch *in)
 {
     struct window_state *st = op->state;
     const struct window_prep *prep = st->prep;
-    cf_keys_hash(in, prep->key_idx, prep->nkeys, st->hashes);
+    st->hashes = cf_keys_hashes(in, prep->key_idx, prep->nkeys, st->hash_scratch);
     cf_aggs_eval_batch(st->ev, in, &st->scratch);
     int64_t now = prep->event_time ? 0 : cf_now_ms();
     int rc = prep->type == WIN_SESSION ? process_sessions(op, st, in, now)

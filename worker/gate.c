@@ -69,18 +69,20 @@ int cf_gate_channels(const struct cf_gate *gate)
     return gate->nchan;
 }
 
-/* Appends msg to a channel with space; the lock is held. */
-static void enqueue(struct cf_gate *gate, struct cf_chan *ch, const struct cf_msg *msg)
+/* Appends msg to a channel with space and wakes a waiting consumer, unless deferred and
+ * the channel has room for more; the lock is held. */
+static void enqueue(struct cf_gate *gate, struct cf_chan *ch, const struct cf_msg *msg,
+                    int deferred)
 {
     ch->ring[(ch->head + ch->count) % CF_CHAN_CAP] = *msg;
     ch->count++;
     gate->queued++;
-    if (gate->waiting) {
+    if (gate->waiting && (!deferred || ch->count >= CF_GATE_WAKE_AT)) {
         pthread_cond_signal(&gate->readable);
     }
 }
 
-int cf_gate_push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *blocked_ns)
+static int push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *blocked_ns, int deferred)
 {
     struct cf_chan *ch = &gate->chans[c];
     pthread_mutex_lock(&gate->lock);
@@ -99,9 +101,28 @@ int cf_gate_push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *block
         msg->batch = NULL;
         return CF_ECANCELED;
     }
-    enqueue(gate, ch, msg);
+    enqueue(gate, ch, msg, deferred);
     pthread_mutex_unlock(&gate->lock);
     return 0;
+}
+
+int cf_gate_push(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *blocked_ns)
+{
+    return push(gate, c, msg, blocked_ns, 0);
+}
+
+int cf_gate_push_deferred(struct cf_gate *gate, int c, struct cf_msg *msg, int64_t *blocked_ns)
+{
+    return push(gate, c, msg, blocked_ns, 1);
+}
+
+void cf_gate_kick(struct cf_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    if (gate->waiting && gate->queued) {
+        pthread_cond_signal(&gate->readable);
+    }
+    pthread_mutex_unlock(&gate->lock);
 }
 
 /* A channel with a message the consumer may take (not blocked for alignment), or -1. */
@@ -219,7 +240,7 @@ int cf_gate_try_push(struct cf_gate *gate, int c, struct cf_msg *msg)
         pthread_mutex_unlock(&gate->lock);
         return CF_EAGAIN;
     }
-    enqueue(gate, ch, msg);
+    enqueue(gate, ch, msg, 0);
     pthread_mutex_unlock(&gate->lock);
     return 0;
 }

@@ -45,6 +45,18 @@ int cf_gate_channels(const struct cf_gate *gate);
  */
 int cf_gate_push(struct cf_gate *gate, int ch, struct cf_msg *msg, int64_t *blocked_ns);
 /*
+ * Like cf_gate_push(), but a consumer waiting for input is woken only once channel ch holds
+ * CF_GATE_WAKE_AT messages (before it is full, so a producer never waits for a consumer it
+ * did not wake). A producer streaming messages so wakes the consumer once per several of
+ * them rather than once per message, saving two context switches each time; it must call
+ * cf_gate_kick() before it waits, goes idle or stops pushing for long.
+ */
+#define CF_GATE_WAKE_AT (CF_CHAN_CAP - 2)
+int cf_gate_push_deferred(struct cf_gate *gate, int ch, struct cf_msg *msg, int64_t *blocked_ns);
+/* Wakes the consumer if it waits while messages are queued (after deferred pushes). Any
+ * thread. */
+void cf_gate_kick(struct cf_gate *gate);
+/*
  * Takes the next message, visiting channels round-robin. Waits until deadline_ms
  * (monotonic; -1: forever). Returns 0 with *ch and *msg, CF_EAGAIN at the deadline, or
  * CF_ECANCELED.

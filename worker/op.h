@@ -85,6 +85,13 @@ struct cf_op_output {
     char *name;               /* "" for the main output, else the side output's name */
     struct cf_schema *schema; /* a reference */
     int event_time;           /* rows carry event time (batch->ts) */
+    /* The rows are the operator's input rows (a filter's output, late data): fields its
+     * consumers read are read from the input. Set by configure(). */
+    int rows_of_input;
+    /* Projection, set by the planner: used[f] is 1 when a consumer reads field f. The
+     * producer may leave the other fields NULL (sources do not decode them, exchanges do
+     * not copy them). */
+    uint8_t *used;
 };
 
 /* Spec-time description of one operator. */
@@ -103,7 +110,8 @@ struct cf_op_decl {
     int noutputs;
     struct cf_op_output outputs[CF_OP_MAX_OUTPUTS]; /* [0] is the main output */
     int parallelism;
-    void *prep; /* plugin's spec-time products (bound expressions), freed by unconfigure */
+    void *prep;     /* plugin's spec-time products (bound expressions), freed by unconfigure */
+    uint8_t *reads; /* input fields the operator itself reads (cf_op_decl_reads); NULL: all */
 };
 
 /* Declares an output ("" = main, else a side output name such as "errors"). The decl
@@ -112,6 +120,13 @@ struct cf_op_decl {
 int cf_op_decl_output(struct cf_op_decl *decl, const char *name, struct cf_schema *schema);
 /* Index of a declared output by name, or -1. */
 int cf_op_decl_output_find(const struct cf_op_decl *decl, const char *name);
+/*
+ * Declares that the operator reads only the input fields it marks (reads[f] = 1) in the
+ * returned map of in_schema->nfields flags (zeroed by the first call; later calls return the
+ * same map). Fields that no operator reads are then neither decoded by the source nor copied
+ * by exchanges. Without it every input field counts as read. configure() only.
+ */
+uint8_t *cf_op_decl_reads(struct cf_op_decl *decl);
 
 struct cf_op_metrics {
     uint64_t records_in;
@@ -156,6 +171,10 @@ int cf_op_has_consumers(const struct cf_op *op, int out);
 int cf_op_emit_watermark(struct cf_op *op, int64_t watermark);
 /* Registers a processing-time timer (wall clock ms). One pending timer per time per op. */
 void cf_op_timer_set(struct cf_op *op, int64_t at_ms);
+/* A source about to wait for input inside poll() calls it first: the runtime wakes the
+ * consumers of what the task sent them without waking them yet (they are otherwise woken
+ * once poll() returns CF_EAGAIN). Task thread. */
+void cf_op_idle(struct cf_op *op);
 /* 1 once the job is being canceled (sources check it in long loops). */
 int cf_op_canceled(const struct cf_op *op);
 /* Records why the operator fails (shown in the job's exceptions); returns CF_EFAILED. */

@@ -36,6 +36,15 @@ int cf_op_decl_output_find(const struct cf_op_decl *decl, const char *name)
     return -1;
 }
 
+uint8_t *cf_op_decl_reads(struct cf_op_decl *decl)
+{
+    cf_assert(decl->in_schema);
+    if (!decl->reads) {
+        decl->reads = cf_calloc(decl->in_schema->nfields + 1, 1);
+    }
+    return decl->reads;
+}
+
 static const char *const generic_keys[] = {"id",       "type",   "input", "parallelism",
                                            "exchange", "key_by", NULL};
 
@@ -187,12 +196,20 @@ static int configure_op(struct cf_plan *plan, int i, const uint8_t *ok, struct c
                 pop->exchange = CF_EXCHANGE_REBALANCE;
             }
         }
+        /* A hash exchange between two single subtasks sends every row to the one
+         * downstream subtask, which owns every key group: it is a forward, so the operator
+         * chains into its upstream's task (no thread hop, no row copy). Keyed operators
+         * compute key groups themselves, so their state still rescales from savepoints. */
+        int single = up_par == 1 && decl->parallelism == 1;
+        if (pop->exchange == CF_EXCHANGE_HASH && single) {
+            pop->exchange = CF_EXCHANGE_FORWARD;
+        }
         if (pop->exchange == CF_EXCHANGE_FORWARD && up_par != decl->parallelism) {
             return cf_err_append(
                 err, CF_ESPEC, "%s.exchange: forward needs the parallelism of '%s' (%d), not %d",
                 sop->path, plan->ops[pop->input_op].decl.id, up_par, decl->parallelism);
         }
-        if ((plugin->flags & CF_OP_F_KEYED) && pop->exchange != CF_EXCHANGE_HASH) {
+        if ((plugin->flags & CF_OP_F_KEYED) && pop->exchange != CF_EXCHANGE_HASH && !single) {
             return cf_err_append(err, CF_ESPEC,
                                  "%s.exchange: a keyed operator receives its input by hash",
                                  sop->path);
@@ -237,6 +254,45 @@ static void build_vertices(struct cf_plan *plan)
     }
 }
 
+/*
+ * Projection: the fields of every output that some consumer reads, from the last operator to
+ * the first (an input is listed before its consumers, so they are done first). An operator
+ * needs of its input what it reads itself and what the consumers of the outputs that carry
+ * its input rows need.
+ */
+static void plan_projection(struct cf_plan *plan)
+{
+    for (int i = plan->nops - 1; i >= 0; i--) {
+        struct cf_plan_op *pop = &plan->ops[i];
+        struct cf_op_decl *d = &pop->decl;
+        for (int o = 0; o < d->noutputs; o++) {
+            uint32_t nf = d->outputs[o].schema->nfields;
+            uint8_t *used = cf_calloc(nf + 1, 1);
+            for (int c = i + 1; c < plan->nops; c++) {
+                const struct cf_plan_op *cons = &plan->ops[c];
+                for (uint32_t f = 0; f < nf && cons->input_op == i && cons->input_out == o; f++) {
+                    used[f] |= cons->in_used[f];
+                }
+            }
+            d->outputs[o].used = used;
+        }
+        if (!d->in_schema) {
+            continue;
+        }
+        uint32_t nf = d->in_schema->nfields;
+        pop->in_used = cf_calloc(nf + 1, 1);
+        for (uint32_t f = 0; f < nf; f++) {
+            pop->in_used[f] = d->reads ? d->reads[f] : 1;
+            for (int o = 0; o < d->noutputs; o++) {
+                pop->in_used[f] |= d->outputs[o].rows_of_input && d->outputs[o].used[f];
+            }
+        }
+        for (int k = 0; k < d->nkeys; k++) {
+            pop->in_used[d->key_idx[k]] = 1; /* a hash exchange reads the keys */
+        }
+    }
+}
+
 int cf_plan_build(struct cf_spec *spec, int parallelism, struct cf_plan **out, struct cf_err *err)
 {
     *out = NULL;
@@ -269,6 +325,7 @@ int cf_plan_build(struct cf_spec *spec, int parallelism, struct cf_plan **out, s
         return CF_ESPEC;
     }
     build_vertices(plan);
+    plan_projection(plan);
     *out = plan;
     return 0;
 }
@@ -288,8 +345,11 @@ void cf_plan_destroy(struct cf_plan *plan)
         }
         cf_free(decl->conf);
         cf_free(decl->key_idx);
+        cf_free(decl->reads);
+        cf_free(plan->ops[i].in_used);
         cf_schema_release(decl->in_schema);
         for (int k = 0; k < decl->noutputs; k++) {
+            cf_free(decl->outputs[k].used);
             cf_free(decl->outputs[k].name);
             cf_schema_release(decl->outputs[k].schema);
         }

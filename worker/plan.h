@@ -22,6 +22,9 @@ struct cf_plan_op {
     int input_out; /* which output of the upstream operator */
     int exchange;  /* resolved enum cf_exchange: FORWARD means chained */
     int vertex;
+    /* Projection: in_used[f] is 1 when the operator, or a consumer of the input rows it
+     * passes on, reads field f of its input (NULL for sources). */
+    uint8_t *in_used;
 };
 
 struct cf_plan_vertex {

@@ -11,6 +11,7 @@
 #include "common/base/log.h"
 #include "common/base/mem.h"
 #include "common/base/timeutil.h"
+#include "common/data/keys.h"
 #include "runtime_int.h"
 #include "state.h"
 
@@ -222,6 +223,20 @@ static int fire_timers(struct cf_task *task)
     return 0;
 }
 
+/* Wakes the local consumers of what the task sent deferred: before it waits or idles. */
+static void kick_exchanges(struct cf_task *task)
+{
+    for (int i = 0; i < task->nxw; i++) {
+        cf_xwriter_kick(task->xws[i]);
+    }
+}
+
+void cf_op_idle(struct cf_op *op)
+{
+    kick_exchanges(op->task);
+}
+
+/* The task goes idle: sends what exchanges hold back and wakes their consumers. */
 static int flush_exchanges(struct cf_task *task)
 {
     for (int i = 0; i < task->nxw; i++) {
@@ -230,6 +245,7 @@ static int flush_exchanges(struct cf_task *task)
             return rc;
         }
     }
+    kick_exchanges(task);
     return 0;
 }
 
@@ -338,6 +354,7 @@ static int run_consumer(struct cf_task *task)
         }
         int ch;
         struct cf_msg msg;
+        kick_exchanges(task); /* the pop may wait */
         rc = cf_gate_pop(task->gate, &ch, &msg, deadline);
         if (rc == CF_EAGAIN) {
             if (!idle_flushed) {
@@ -535,8 +552,20 @@ static int xwriter_create(struct cf_runtime *rt, struct cf_task *task,
     xw->pool = pool;
     xw->watermark = CF_TS_MIN;
     if (xw->exchange == CF_EXCHANGE_HASH) {
+        cf_assert(xw->nout <= UINT16_MAX + 1);
         xw->pending = cf_calloc((size_t)xw->nout, sizeof(*xw->pending));
-        xw->hashes = cf_calloc(CF_BATCH_ROWS, sizeof(uint64_t));
+        xw->used = consumer->in_used;
+        xw->hashes = cf_calloc(CF_BATCH_ROWS, sizeof(*xw->hashes));
+        xw->kg_target = cf_calloc((size_t)xw->max_parallelism, sizeof(*xw->kg_target));
+        for (int kg = 0; kg < xw->max_parallelism; kg++) {
+            xw->kg_target[kg] = (uint16_t)cf_key_group_subtask(kg, xw->max_parallelism, xw->nout);
+        }
+        xw->row_target = cf_calloc(CF_BATCH_ROWS, sizeof(*xw->row_target));
+        xw->row_dst = cf_calloc(CF_BATCH_ROWS, sizeof(*xw->row_dst));
+        xw->count = cf_calloc((size_t)xw->nout, sizeof(*xw->count));
+        xw->fill = cf_calloc((size_t)xw->nout, sizeof(*xw->fill));
+        xw->dst_data = cf_calloc((size_t)xw->nout, sizeof(*xw->dst_data));
+        xw->dst_nulls = cf_calloc((size_t)xw->nout, sizeof(*xw->dst_nulls));
     }
     task->xws = cf_realloc(task->xws, (size_t)(task->nxw + 1) * sizeof(*task->xws));
     task->xws[task->nxw++] = xw;

@@ -18,6 +18,7 @@
 struct cf_xtarget {
     struct cf_gate *gate;
     struct cf_dp_output *out;
+    int unkicked; /* deferred pushes since the last cf_gate_kick() */
 };
 
 /* Sends a vertex's output to the subtasks of the next vertex. */
@@ -33,7 +34,15 @@ struct cf_xwriter {
     int max_parallelism;
     struct cf_batch_pool *pool;
     struct cf_batch **pending; /* HASH: a batch being filled per downstream subtask */
-    uint64_t *hashes;          /* HASH: scratch for one batch */
+    const uint8_t *used;       /* HASH: the columns the consumer reads (plan in_used) */
+    /* HASH scratch: per row of the batch being split, and per downstream subtask */
+    uint64_t *hashes;
+    uint16_t *kg_target; /* the downstream subtask of each key group */
+    uint16_t *row_target;
+    uint32_t *row_dst;
+    uint32_t *count, *fill;
+    char **dst_data;
+    uint8_t **dst_nulls;
     int64_t watermark;
     uint64_t records_out;
 };
@@ -118,6 +127,8 @@ int cf_xwriter_watermark(struct cf_xwriter *xw, int64_t wm);
 int cf_xwriter_flush(struct cf_xwriter *xw);
 int cf_xwriter_eos(struct cf_xwriter *xw);
 int cf_xwriter_barrier(struct cf_xwriter *xw, int64_t checkpoint_id);
+/* Wakes the local consumers of messages sent deferred: before the task waits or idles. */
+void cf_xwriter_kick(struct cf_xwriter *xw);
 
 /* rt_checkpoint.c: the task-thread side of checkpoints. Each returns 0 or a CF_E* code. */
 int cf_rt_ckpt_restore(struct cf_task *task);                     /* after open(), before input */

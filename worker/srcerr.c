@@ -2,7 +2,23 @@
 
 #include <string.h>
 
+#include "common/base/mem.h"
+#include "common/data/json_codec.h"
 #include "runtime_int.h"
+
+struct cf_json_decoder *cf_srcerr_json_decoder(const struct cf_op *op,
+                                               const struct cf_schema *schema, int ts_idx)
+{
+    struct cf_json_decoder *dec = cf_json_decoder_create(schema);
+    uint8_t *keep = cf_malloc(schema->nfields + 1);
+    memcpy(keep, op->decl->outputs[0].used, schema->nfields);
+    if (ts_idx >= 0) {
+        keep[ts_idx] = 1;
+    }
+    cf_json_decoder_project(dec, keep);
+    cf_free(keep);
+    return dec;
+}
 
 int cf_srcerr_schema(struct cf_op_decl *decl, const struct cJSON *json, struct cf_schema **schema,
                      struct cf_err *err)

@@ -36,6 +36,12 @@ int cf_srcerr_schema(struct cf_op_decl *decl, const struct cJSON *json, struct c
  * "errors"; returns the index of "errors". */
 int cf_srcerr_declare(struct cf_op_decl *decl, struct cf_schema *schema, int ts_idx);
 
+/* Run time: a JSON decoder of such a source's schema (the caller destroys it) that stores
+ * only the fields its consumers read, and the event time field ts_idx (if >= 0). */
+struct cf_json_decoder;
+struct cf_json_decoder *cf_srcerr_json_decoder(const struct cf_op *op,
+                                               const struct cf_schema *schema, int ts_idx);
+
 void cf_srcerr_init(struct cf_srcerr *se, int out);
 /* Records one bad record. Returns 0 or a downstream error. */
 int cf_srcerr_add(struct cf_srcerr *se, struct cf_op *op, const char *raw, size_t raw_len,

@@ -3,9 +3,10 @@
  *
  * REBALANCE sends whole batches round-robin; BROADCAST copies each batch to every
  * downstream subtask; HASH splits a batch by key group into one pending batch per
- * downstream subtask, sending a pending batch when it is full, before every watermark, when
- * the task goes idle, and at the end of the stream, so buffering never delays a result
- * past the next watermark.
+ * downstream subtask (copying the columns the consumer reads, pinning the strings), sending
+ * a pending batch when it is full, before every watermark, when the task goes idle, and at
+ * the end of the stream, so buffering never delays a result past the next watermark.
+ * Consumers in this process are woken once per few messages, or when the task goes idle.
  */
 #include <string.h>
 
@@ -13,13 +14,32 @@
 #include "common/data/keys.h"
 #include "runtime_int.h"
 
+/*
+ * Batches and watermarks go to local gates deferred: the consumer is woken once several are
+ * queued, or by cf_xwriter_kick() when this task goes idle (end-of-stream and barriers wake
+ * it at once).
+ */
 static int push(struct cf_xwriter *xw, int target, struct cf_msg *msg)
 {
     struct cf_xtarget *t = &xw->targets[target];
-    if (t->gate) {
-        return cf_gate_push(t->gate, xw->chan, msg, &xw->task->backpressured_ns);
+    if (!t->gate) {
+        return cf_dp_output_send(t->out, msg, &xw->task->backpressured_ns);
     }
-    return cf_dp_output_send(t->out, msg, &xw->task->backpressured_ns);
+    if (msg->kind == CF_MSG_BATCH || msg->kind == CF_MSG_WATERMARK) {
+        t->unkicked = 1;
+        return cf_gate_push_deferred(t->gate, xw->chan, msg, &xw->task->backpressured_ns);
+    }
+    return cf_gate_push(t->gate, xw->chan, msg, &xw->task->backpressured_ns);
+}
+
+void cf_xwriter_kick(struct cf_xwriter *xw)
+{
+    for (int t = 0; t < xw->nout; t++) {
+        if (xw->targets[t].unkicked) {
+            xw->targets[t].unkicked = 0;
+            cf_gate_kick(xw->targets[t].gate);
+        }
+    }
 }
 
 static int push_batch(struct cf_xwriter *xw, int target, struct cf_batch *batch)
@@ -27,6 +47,117 @@ static int push_batch(struct cf_xwriter *xw, int target, struct cf_batch *batch)
     CF_STAT_ADD(xw->records_out, batch->n);
     struct cf_msg msg = {.kind = CF_MSG_BATCH, .batch = batch};
     return push(xw, target, &msg);
+}
+
+/* A pending batch is sent once it pins this many batches, which bounds the memory that
+ * pins keep alive when rows of many batches trickle into one target. */
+#define MAX_PINS 16
+
+/* Copies column c's values (w bytes each) and null flags of the rows of `in` to the rows
+ * row_dst[r] of their targets' pending batches. */
+static inline void scatter(struct cf_xwriter *xw, const struct cf_batch *in, uint32_t c, size_t w)
+{
+    const struct cf_col *sc = &in->cols[c];
+    for (int t = 0; t < xw->nout; t++) {
+        struct cf_batch *p = xw->pending[t];
+        xw->dst_data[t] = p ? p->cols[c].v.data : NULL;
+        xw->dst_nulls[t] = p ? p->cols[c].nulls : NULL;
+    }
+    const uint16_t *tg = xw->row_target;
+    const uint32_t *d = xw->row_dst;
+    const char *src = sc->v.data;
+    for (uint32_t r = 0; r < in->n; r++) {
+        xw->dst_nulls[tg[r]][d[r]] = sc->nulls[r];
+        memcpy(xw->dst_data[tg[r]] + (size_t)d[r] * w, src + (size_t)r * w, w);
+    }
+}
+
+/* An empty batch to fill for a downstream subtask, carrying the rows' key hashes. */
+static struct cf_batch *new_pending(struct cf_xwriter *xw)
+{
+    struct cf_batch *p = cf_batch_pool_get(xw->pool);
+    if (!p->key_hash) {
+        p->key_hash = cf_malloc(p->cap * sizeof(*p->key_hash));
+    }
+    p->hash_keys = xw->key_idx;
+    p->hash_nkeys = xw->nkeys;
+    return p;
+}
+
+/*
+ * HASH: routes each row to the subtask that owns its key group. Rows are copied column by
+ * column, only the columns the consumer reads (the others are NULL), with their key hash;
+ * strings are not copied: each pending batch pins the input batch their bytes live in.
+ */
+static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
+{
+    uint32_t n = batch->n;
+    cf_assert(n <= CF_BATCH_ROWS);
+    cf_keys_hash(batch, xw->key_idx, xw->nkeys, xw->hashes);
+    memset(xw->count, 0, (size_t)xw->nout * sizeof(*xw->count));
+    for (uint32_t r = 0; r < n; r++) {
+        uint16_t t = xw->kg_target[cf_key_group(xw->hashes[r], xw->max_parallelism)];
+        xw->row_target[r] = t;
+        xw->count[t]++;
+    }
+    int rc = 0;
+    for (int t = 0; t < xw->nout && rc == 0; t++) {
+        struct cf_batch *p = xw->pending[t];
+        if (!xw->count[t]) {
+            continue;
+        }
+        if (p && (p->n + xw->count[t] > p->cap || p->npins >= MAX_PINS)) {
+            xw->pending[t] = NULL;
+            rc = push_batch(xw, t, p);
+        }
+        if (!xw->pending[t]) {
+            xw->pending[t] = new_pending(xw);
+        }
+        cf_batch_pin(xw->pending[t], batch);
+        xw->fill[t] = xw->pending[t]->n;
+    }
+    if (rc) {
+        cf_batch_release(batch);
+        return rc;
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        xw->row_dst[r] = xw->fill[xw->row_target[r]]++;
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        struct cf_batch *p = xw->pending[xw->row_target[r]];
+        p->ts[xw->row_dst[r]] = batch->ts[r];
+        p->key_hash[xw->row_dst[r]] = xw->hashes[r];
+    }
+    for (uint32_t c = 0; c < batch->schema->nfields; c++) {
+        if (xw->used[c]) {
+            switch (cf_type_width(batch->cols[c].type)) {
+            case sizeof(struct cf_str): scatter(xw, batch, c, sizeof(struct cf_str)); break;
+            case 8: scatter(xw, batch, c, 8); break;
+            default: scatter(xw, batch, c, 1); break;
+            }
+            continue;
+        }
+        for (int t = 0; t < xw->nout; t++) {
+            struct cf_batch *p = xw->pending[t];
+            if (xw->count[t]) {
+                memset(p->cols[c].nulls + p->n, 1, xw->count[t]);
+            }
+        }
+    }
+    for (int t = 0; t < xw->nout; t++) {
+        if (xw->count[t]) {
+            xw->pending[t]->n += xw->count[t];
+        }
+    }
+    cf_batch_release(batch); /* the pins keep it while pending rows point into it */
+    for (int t = 0; t < xw->nout && rc == 0; t++) {
+        struct cf_batch *p = xw->pending[t];
+        if (p && cf_batch_full(p)) {
+            xw->pending[t] = NULL;
+            rc = push_batch(xw, t, p);
+        }
+    }
+    return rc;
 }
 
 int cf_xwriter_send(struct cf_xwriter *xw, struct cf_batch *batch)
@@ -57,24 +188,7 @@ int cf_xwriter_send(struct cf_xwriter *xw, struct cf_batch *batch)
     }
     }
 
-    /* HASH: route each row to the subtask that owns its key group. */
-    cf_keys_hash(batch, xw->key_idx, xw->nkeys, xw->hashes);
-    int rc = 0;
-    for (uint32_t r = 0; r < batch->n && rc == 0; r++) {
-        int kg = cf_key_group(xw->hashes[r], xw->max_parallelism);
-        int t = cf_key_group_subtask(kg, xw->max_parallelism, xw->nout);
-        struct cf_batch *p = xw->pending[t];
-        if (!p) {
-            p = xw->pending[t] = cf_batch_pool_get(xw->pool);
-        }
-        cf_batch_copy_row(p, batch, r);
-        if (cf_batch_full(p)) {
-            xw->pending[t] = NULL;
-            rc = push_batch(xw, t, p);
-        }
-    }
-    cf_batch_release(batch);
-    return rc;
+    return send_hash(xw, batch);
 }
 
 int cf_xwriter_flush(struct cf_xwriter *xw)
@@ -141,6 +255,13 @@ void cf_xwriter_destroy(struct cf_xwriter *xw)
     }
     cf_free(xw->pending);
     cf_free(xw->hashes);
+    cf_free(xw->row_target);
+    cf_free(xw->kg_target);
+    cf_free(xw->row_dst);
+    cf_free(xw->count);
+    cf_free(xw->fill);
+    cf_free(xw->dst_data);
+    cf_free(xw->dst_nulls);
     for (int t = 0; t < xw->nout; t++) {
         cf_dp_output_close(xw->targets[t].out);
     }

@@ -16,11 +16,18 @@ _Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == CF_AGG__COUNT,
 
 /* ---- exact distinct sets ---- */
 
+/* Strings up to this long live in their entry, the others in the set's arena. */
+#define DSET_INLINE 16
+
 struct dset_entry {
-    uint64_t h;
-    const char *p; /* strings: bytes in the set's arena; NULL for other types */
-    uint32_t len;
-    int64_t v; /* other types: the value's bits */
+    uint64_t h;   /* nonzero; 0 marks an empty slot */
+    uint32_t len; /* strings: the length */
+    uint32_t str; /* 1 for a string */
+    union {
+        int64_t v;            /* other types: the value's bits */
+        const char *p;        /* a string longer than DSET_INLINE: its bytes in the arena */
+        char in[DSET_INLINE]; /* a shorter one: its bytes */
+    } u;
 };
 
 struct cf_dset {
@@ -29,6 +36,11 @@ struct cf_dset {
     struct dset_entry *e;
     struct cf_arena arena;
 };
+
+static inline const char *dset_bytes(const struct dset_entry *e)
+{
+    return e->len <= DSET_INLINE ? e->u.in : e->u.p;
+}
 
 static struct cf_dset *dset_create(void)
 {
@@ -46,6 +58,8 @@ static void dset_destroy(struct cf_dset *s)
     }
 }
 
+/* The slot of a value (1), or the empty slot where it would go (0). p is NULL for values
+ * that are not strings. */
 static int dset_find(const struct cf_dset *s, uint64_t h, const char *p, uint32_t len, int64_t v,
                      uint32_t *slot)
 {
@@ -56,8 +70,8 @@ static int dset_find(const struct cf_dset *s, uint64_t h, const char *p, uint32_
             *slot = i;
             return 0;
         }
-        if (e->h == h &&
-            (p ? (e->p && e->len == len && memcmp(e->p, p, len) == 0) : (!e->p && e->v == v))) {
+        if (e->h == h && (p ? (e->str && e->len == len && memcmp(dset_bytes(e), p, len) == 0)
+                            : (!e->str && e->u.v == v))) {
             *slot = i;
             return 1;
         }
@@ -70,17 +84,20 @@ static void dset_grow(struct cf_dset *s)
     struct dset_entry *old = s->e;
     s->cap = old_cap ? old_cap * 2 : 16;
     s->e = cf_calloc(s->cap, sizeof(*s->e));
+    uint32_t mask = s->cap - 1;
     for (uint32_t i = 0; i < old_cap; i++) {
-        if (old[i].h) {
-            uint32_t slot;
-            dset_find(s, old[i].h, old[i].p, old[i].len, old[i].v, &slot);
-            s->e[slot] = old[i];
+        if (old[i].h) { /* distinct values: the first free slot */
+            uint32_t j = (uint32_t)old[i].h & mask;
+            while (s->e[j].h) {
+                j = (j + 1) & mask;
+            }
+            s->e[j] = old[i];
         }
     }
     cf_free(old);
 }
 
-/* Adds a value; strings are copied into the set's arena. h must be nonzero. */
+/* Adds a value; strings are copied (into the entry or the set's arena). h must be nonzero. */
 static void dset_add(struct cf_dset *s, uint64_t h, const char *p, uint32_t len, int64_t v)
 {
     if ((s->n + 1) * 4 > s->cap * 3) {
@@ -93,8 +110,14 @@ static void dset_add(struct cf_dset *s, uint64_t h, const char *p, uint32_t len,
     struct dset_entry *e = &s->e[slot];
     e->h = h;
     e->len = len;
-    e->v = v;
-    e->p = p ? cf_arena_strndup(&s->arena, p, len) : NULL;
+    e->str = p != NULL;
+    if (!p) {
+        e->u.v = v;
+    } else if (len <= DSET_INLINE) {
+        memcpy(e->u.in, p, len);
+    } else {
+        e->u.p = cf_arena_strndup(&s->arena, p, len);
+    }
     s->n++;
 }
 
@@ -233,6 +256,15 @@ void cf_aggs_destroy(struct cf_aggs *aggs)
     cf_free(aggs->v);
     aggs->v = NULL;
     aggs->n = 0;
+}
+
+void cf_aggs_mark_fields(const struct cf_aggs *aggs, uint8_t *used)
+{
+    for (int i = 0; i < aggs->n; i++) {
+        if (aggs->v[i].arg) {
+            cf_expr_mark_fields(aggs->v[i].arg, used);
+        }
+    }
 }
 
 int cf_aggs_add_fields(const struct cf_aggs *aggs, struct cf_schema *schema, const char *path,
@@ -413,9 +445,30 @@ void cf_aggs_init(const struct cf_aggs *aggs, struct cf_agg_slot *acc)
     memset(acc, 0, cf_aggs_acc_size(aggs));
 }
 
-void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
-                    struct cf_agg_slot *acc, uint32_t r, int64_t ts)
+static int owns_string(const struct cf_agg_spec *spec)
 {
+    return spec->arg_type == CF_TYPE_STRING &&
+           (spec->kind == CF_AGG_MIN || spec->kind == CF_AGG_MAX || spec->kind == CF_AGG_FIRST ||
+            spec->kind == CF_AGG_LAST);
+}
+
+/* Heap bytes one slot owns (see cf_aggs_heap_bytes). */
+static size_t slot_heap(const struct cf_agg_spec *spec, const struct cf_agg_slot *slot)
+{
+    if (spec->kind == CF_AGG_COUNT_DISTINCT && slot->v.set) {
+        const struct cf_dset *set = slot->v.set;
+        return sizeof(*set) + set->cap * sizeof(struct dset_entry) + set->arena.used;
+    }
+    if (owns_string(spec) && slot->has) {
+        return slot->cap + 16;
+    }
+    return 0;
+}
+
+size_t cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
+                      struct cf_agg_slot *acc, uint32_t r, int64_t ts)
+{
+    size_t grown = 0;
     for (int k = 0; k < aggs->n; k++) {
         const struct cf_agg_spec *spec = &aggs->v[k];
         if (spec->kind == CF_AGG_COUNT_STAR) {
@@ -442,8 +495,15 @@ void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
         case CF_TYPE_BOOL: i = col->v.b[r]; break;
         default: i = col->v.i64[r]; break;
         }
-        fold(spec, &acc[k], i, d, p, len, ts);
+        if (spec->kind == CF_AGG_COUNT_DISTINCT || owns_string(spec)) {
+            size_t before = slot_heap(spec, &acc[k]);
+            fold(spec, &acc[k], i, d, p, len, ts);
+            grown += slot_heap(spec, &acc[k]) - before;
+        } else {
+            fold(spec, &acc[k], i, d, p, len, ts);
+        }
     }
+    return grown;
 }
 
 void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
@@ -482,7 +542,7 @@ void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
                 for (uint32_t i = 0; i < s->v.set->cap; i++) {
                     const struct dset_entry *e = &s->v.set->e[i];
                     if (e->h) {
-                        dset_add(d->v.set, e->h, e->p, e->len, e->v);
+                        dset_add(d->v.set, e->h, e->str ? dset_bytes(e) : NULL, e->len, e->u.v);
                     }
                 }
             }
@@ -538,13 +598,6 @@ void cf_aggs_output(const struct cf_aggs *aggs, const struct cf_agg_slot *acc, s
     }
 }
 
-static int owns_string(const struct cf_agg_spec *spec)
-{
-    return spec->arg_type == CF_TYPE_STRING &&
-           (spec->kind == CF_AGG_MIN || spec->kind == CF_AGG_MAX || spec->kind == CF_AGG_FIRST ||
-            spec->kind == CF_AGG_LAST);
-}
-
 void cf_aggs_free(const struct cf_aggs *aggs, struct cf_agg_slot *acc)
 {
     for (int k = 0; k < aggs->n; k++) {
@@ -564,12 +617,7 @@ size_t cf_aggs_heap_bytes(const struct cf_aggs *aggs, const struct cf_agg_slot *
 {
     size_t bytes = 0;
     for (int k = 0; k < aggs->n; k++) {
-        if (aggs->v[k].kind == CF_AGG_COUNT_DISTINCT && acc[k].v.set) {
-            const struct cf_dset *set = acc[k].v.set;
-            bytes += sizeof(*set) + set->cap * sizeof(struct dset_entry) + set->arena.used;
-        } else if (owns_string(&aggs->v[k]) && acc[k].has) {
-            bytes += acc[k].cap + 16;
-        }
+        bytes += slot_heap(&aggs->v[k], &acc[k]);
     }
     return bytes;
 }
@@ -600,9 +648,9 @@ void cf_aggs_serialize(const struct cf_aggs *aggs, const struct cf_agg_slot *acc
                 put_bytes(out, &e->h, 8);
                 if (spec->arg_type == CF_TYPE_STRING) {
                     put_bytes(out, &e->len, 4);
-                    put_bytes(out, e->p, e->len);
+                    put_bytes(out, dset_bytes(e), e->len);
                 } else {
-                    put_bytes(out, &e->v, 8);
+                    put_bytes(out, &e->u.v, 8);
                 }
             }
             continue;

@@ -79,6 +79,8 @@ struct cf_agg_slot {
 int cf_aggs_parse(struct cf_aggs *aggs, const struct cJSON *obj, const struct cf_schema *in,
                   const char *path, struct cf_err *err);
 void cf_aggs_destroy(struct cf_aggs *aggs);
+/* Sets used[f] = 1 for every input field an argument reads (cf_expr_mark_fields). */
+void cf_aggs_mark_fields(const struct cf_aggs *aggs, uint8_t *used);
 /* Adds the aggregates' output fields to schema; CF_EEXIST names a clash in err. */
 int cf_aggs_add_fields(const struct cf_aggs *aggs, struct cf_schema *schema, const char *path,
                        struct cf_err *err);
@@ -97,9 +99,10 @@ void cf_aggs_eval_batch(struct cf_aggs_eval *ev, const struct cf_batch *in,
                         struct cf_arena *scratch);
 
 void cf_aggs_init(const struct cf_aggs *aggs, struct cf_agg_slot *acc);
-/* Folds row r of the last evaluated batch (event time ts) into acc. */
-void cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
-                    struct cf_agg_slot *acc, uint32_t r, int64_t ts);
+/* Folds row r of the last evaluated batch (event time ts) into acc. Returns how many bytes
+ * the heap memory of the slots grew by (cf_aggs_heap_bytes after minus before). */
+size_t cf_aggs_update(const struct cf_aggs *aggs, const struct cf_aggs_eval *ev,
+                      struct cf_agg_slot *acc, uint32_t r, int64_t ts);
 /* dst := dst combined with src (src unchanged). */
 void cf_aggs_merge(const struct cf_aggs *aggs, struct cf_agg_slot *dst,
                    const struct cf_agg_slot *src);

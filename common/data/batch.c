@@ -33,6 +33,7 @@ struct cf_batch *cf_batch_create(struct cf_schema *schema, uint32_t cap)
     uint32_t nf = schema->nfields;
     batch->schema = cf_schema_keep(schema);
     batch->cap = cap;
+    batch->refs = 1;
     batch->cols = cf_calloc(nf ? nf : 1, sizeof(*batch->cols));
     /* One allocation for all columns: values first (8-byte aligned), then null flags. */
     size_t bytes = (size_t)cap * sizeof(int64_t);
@@ -60,6 +61,9 @@ void cf_batch_destroy(struct cf_batch *batch)
     if (!batch) {
         return;
     }
+    cf_batch_reset(batch); /* the pins */
+    cf_free(batch->pins);
+    cf_free(batch->key_hash);
     cf_arena_destroy(&batch->arena);
     cf_free(batch->ts);
     cf_free(batch->cols);
@@ -70,7 +74,35 @@ void cf_batch_destroy(struct cf_batch *batch)
 void cf_batch_reset(struct cf_batch *batch)
 {
     batch->n = 0;
+    batch->hash_nkeys = 0;
     cf_arena_reset(&batch->arena);
+    for (uint32_t i = 0; i < batch->npins; i++) {
+        cf_batch_release(batch->pins[i]);
+    }
+    batch->npins = 0;
+}
+
+void cf_batch_pin(struct cf_batch *dst, struct cf_batch *src)
+{
+    if (dst->npins && dst->pins[dst->npins - 1] == src) {
+        return;
+    }
+    if (dst->npins == dst->cap_pins) {
+        dst->cap_pins = dst->cap_pins ? dst->cap_pins * 2 : 4;
+        dst->pins = cf_realloc(dst->pins, dst->cap_pins * sizeof(*dst->pins));
+    }
+    __atomic_add_fetch(&src->refs, 1, __ATOMIC_RELAXED);
+    dst->pins[dst->npins++] = src;
+}
+
+void cf_batch_take_strings(struct cf_batch *dst, struct cf_batch *src)
+{
+    cf_arena_absorb(&dst->arena, &src->arena);
+    for (uint32_t i = 0; i < src->npins; i++) {
+        cf_batch_pin(dst, src->pins[i]);
+        cf_batch_release(src->pins[i]); /* src's reference, now dst's */
+    }
+    src->npins = 0;
 }
 
 struct cf_batch_pool *cf_batch_pool_create(struct cf_schema *schema, uint32_t keep)
@@ -117,12 +149,17 @@ struct cf_batch *cf_batch_pool_get(struct cf_batch_pool *pool)
         batch->pool = pool;
     }
     batch->next = NULL;
+    batch->refs = 1;
     return batch;
 }
 
 void cf_batch_release(struct cf_batch *batch)
 {
     if (!batch) {
+        return;
+    }
+    /* The last reference frees: its holder saw every write of the others (acq_rel). */
+    if (__atomic_sub_fetch(&batch->refs, 1, __ATOMIC_ACQ_REL) > 0) {
         return;
     }
     struct cf_batch_pool *pool = batch->pool;
@@ -197,7 +234,11 @@ void cf_batch_compact(struct cf_batch *batch, const uint8_t *keep)
     }
     for (uint32_t i = first; i < n; i++) {
         if (keep[i]) {
-            batch->ts[w++] = batch->ts[i];
+            batch->ts[w] = batch->ts[i];
+            if (batch->hash_nkeys) {
+                batch->key_hash[w] = batch->key_hash[i];
+            }
+            w++;
         }
     }
     batch->n = w;

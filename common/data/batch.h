@@ -9,6 +9,11 @@
  * Ownership: a batch belongs to one thread at a time; it moves between threads through
  * queues. Batches come from a pool (cf_batch_pool_get) and go back with cf_batch_release();
  * a pool must outlive every batch taken from it (the job runtime owns the pools).
+ *
+ * Pins: a batch may also point at strings of other batches it pinned (cf_batch_pin), so an
+ * exchange can split a batch's rows over several batches without copying a string byte.
+ * A pinned batch is read-only from then on and stays alive (refcounted) until every batch
+ * pinning it is released or reset, on whatever thread that happens.
  */
 #ifndef CF_BATCH_H
 #define CF_BATCH_H
@@ -52,7 +57,17 @@ struct cf_batch {
     int64_t *ts;              /* event time per row */
     struct cf_arena arena;    /* string bytes */
     struct cf_batch_pool *pool;
-    struct cf_batch *next; /* link for pools and queues */
+    struct cf_batch *next;  /* link for pools and queues */
+    int refs;               /* atomic: 1 for the owner, plus one per batch pinning it */
+    struct cf_batch **pins; /* batches whose strings rows of this one point into */
+    uint32_t npins, cap_pins;
+    /* Optional, set by a hash exchange: key_hash[r] is the hash of row r's fields
+     * hash_keys[0, hash_nkeys) (cf_keys_hash), so the keyed operator it feeds need not hash
+     * again. Valid while hash_nkeys > 0: reset and cf_batch_compact() keep it right; code
+     * that changes rows otherwise clears hash_nkeys. hash_keys is borrowed (the plan's). */
+    uint64_t *key_hash;
+    const int *hash_keys;
+    int hash_nkeys;
 };
 
 /* Size in bytes of one value of a type in a column. */
@@ -61,10 +76,20 @@ size_t cf_type_width(enum cf_type type);
 /* A standalone batch (not pooled) with room for cap rows. */
 struct cf_batch *cf_batch_create(struct cf_schema *schema, uint32_t cap);
 void cf_batch_destroy(struct cf_batch *batch);
-/* Empties the batch (n = 0, arena reset); keeps its memory. */
+/* Empties the batch (n = 0, arena reset, pins released); keeps its memory. */
 void cf_batch_reset(struct cf_batch *batch);
-/* Returns a pooled batch to its pool, or destroys a standalone one. NULL is a no-op. */
+/* Drops the owner's reference: once no batch pins it either, a pooled batch goes back to
+ * its pool and a standalone one is destroyed. NULL is a no-op. Any thread. */
 void cf_batch_release(struct cf_batch *batch);
+/*
+ * Rows of dst may from now on point at strings of src: dst keeps src alive until dst is
+ * reset or released. src must not change any more (its owner may still read and release
+ * it). Pinning the batch pinned last again is a no-op. dst's thread.
+ */
+void cf_batch_pin(struct cf_batch *dst, struct cf_batch *src);
+/* dst takes over what src's strings live in (src's arena and pins), so rows copied or
+ * moved from src to dst stay valid after src is released. */
+void cf_batch_take_strings(struct cf_batch *dst, struct cf_batch *src);
 
 /* Pools: thread-safe, keep up to `keep` idle batches of one schema. */
 struct cf_batch_pool *cf_batch_pool_create(struct cf_schema *schema, uint32_t keep);
@@ -82,9 +107,13 @@ static inline int cf_batch_full(const struct cf_batch *batch)
  * The caller checks cf_batch_full() first. */
 static inline uint32_t cf_batch_add_row(struct cf_batch *batch)
 {
+    /* Locals: the flag stores may alias anything, so fields read in the loop would be
+     * loaded again on every iteration. */
     uint32_t r = batch->n++;
-    for (uint32_t c = 0; c < batch->schema->nfields; c++) {
-        batch->cols[c].nulls[r] = 1;
+    uint32_t nf = batch->schema->nfields;
+    struct cf_col *cols = batch->cols;
+    for (uint32_t c = 0; c < nf; c++) {
+        cols[c].nulls[r] = 1;
     }
     batch->ts[r] = CF_TS_NONE;
     return r;

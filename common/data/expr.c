@@ -3209,6 +3209,22 @@ int cf_expr_field_index(const struct cf_expr *expr)
     return expr->root && expr->root->kind == N_FIELD ? expr->root->u.field : -1;
 }
 
+static void mark_fields(const struct node *nd, uint8_t *used)
+{
+    if (nd->kind == N_FIELD) {
+        used[nd->u.field] = 1;
+    }
+    for (uint32_t k = 0; k < nd->nkids; k++) {
+        mark_fields(nd->kids[k], used);
+    }
+}
+
+void cf_expr_mark_fields(const struct cf_expr *expr, uint8_t *used)
+{
+    cf_assert(expr->root);
+    mark_fields(expr->root, used);
+}
+
 void cf_expr_destroy(struct cf_expr *expr)
 {
     if (!expr) {

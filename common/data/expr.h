@@ -103,6 +103,10 @@ const char *cf_expr_text(const struct cf_expr *expr);
  * in the input schema, else -1 (lets select copy whole columns). Any thread. */
 int cf_expr_field_index(const struct cf_expr *expr);
 
+/* Sets used[f] = 1 for every field f of the input schema the bound expression reads
+ * (projection: the fields nobody reads need not be decoded or copied). Any thread. */
+void cf_expr_mark_fields(const struct cf_expr *expr, uint8_t *used);
+
 /* Frees the expression. NULL is a no-op. Every eval context of it must be destroyed. */
 void cf_expr_destroy(struct cf_expr *expr);
 

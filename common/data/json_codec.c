@@ -61,6 +61,55 @@ static const uint8_t plain_byte[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
+/*
+ * The first byte at or after p that is not plain (see plain_byte), or end. The lowest flagged
+ * byte of str_special() is exact: its false positives come only from borrows out of a lower
+ * flagged byte, so on a little-endian machine the count of trailing zero bits finds it.
+ */
+static inline const char *skip_plain(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t m = str_special(load8(p));
+        if (m) {
+            return p + (__builtin_ctzll(m) >> 3);
+        }
+        p += 8;
+    }
+#endif
+    while (p < end && plain_byte[(unsigned char)*p]) {
+        p++;
+    }
+    return p;
+}
+
+/* a[0, n) == b[0, n), both readable for n bytes: word compares, no call for short keys. */
+static inline int bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            if (load8(a + i) != load8(b + i)) {
+                return 0;
+            }
+        }
+        return load8(a + n - 8) == load8(b + n - 8);
+    }
+    if (n >= 4) {
+        uint32_t x, y, z, w;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&z, a + n - 4, 4);
+        memcpy(&w, b + n - 4, 4);
+        return x == y && z == w;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static inline int is_digit(char c)
 {
     return (unsigned)(c - '0') < 10;
@@ -68,7 +117,9 @@ static inline int is_digit(char c)
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+    /* Every whitespace byte is <= ' ', so one compare settles the usual case (none). */
+    while (p < end && (unsigned char)*p <= ' ' &&
+           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
         p++;
     }
     return p;
@@ -238,6 +289,18 @@ struct cf_json_decoder {
     uint32_t nstr;         /* how many */
     struct pend_str *pend; /* per field; used for string fields */
     struct cf_buf scratch; /* escaped keys, escaped timestamps, long numbers */
+    /*
+     * Key prediction: lines of one source nearly always list their keys in the same order,
+     * so follow[k] is the field whose key came next the last time (k = 0 at the start of
+     * the object, 1 + f after field f, nfields + 1 after a key the schema does not name; -1
+     * when unknown or not predictable). A predicted key is matched by comparing the
+     * raw bytes with the name and its closing quote, which skips scanning, hashing and
+     * probing; only names of plain bytes (plain_name) are predicted, so the raw bytes
+     * matching is the key being that name.
+     */
+    int32_t *follow;
+    uint8_t *plain_name;
+    uint8_t *keep; /* per field: store its value (cf_json_decoder_project) */
 };
 
 /*
@@ -290,11 +353,19 @@ struct cf_json_decoder *cf_json_decoder_create(const struct cf_schema *schema)
     dec->types = cf_calloc(nf, sizeof(*dec->types));
     dec->str_cols = cf_calloc(nf, sizeof(*dec->str_cols));
     dec->pend = cf_calloc(nf, sizeof(*dec->pend));
+    dec->follow = cf_malloc((nf + 2) * sizeof(*dec->follow));
+    dec->plain_name = cf_calloc(nf, 1);
+    dec->keep = cf_malloc(nf + 1);
+    memset(dec->keep, 1, nf + 1);
+    for (uint32_t k = 0; k < nf + 2; k++) {
+        dec->follow[k] = -1;
+    }
     for (uint32_t f = 0; f < nf; f++) {
         const char *name = schema->fields[f].name;
         size_t len = strlen(name);
         dec->names[f] = name;
         dec->name_lens[f] = (uint32_t)len;
+        dec->plain_name[f] = skip_plain(name, name + len) == name + len;
         dec->types[f] = (uint8_t)schema->fields[f].type;
         if (schema->fields[f].type == CF_TYPE_STRING) {
             dec->str_cols[dec->nstr++] = f;
@@ -320,8 +391,16 @@ void cf_json_decoder_destroy(struct cf_json_decoder *dec)
     cf_free(dec->types);
     cf_free(dec->str_cols);
     cf_free(dec->pend);
+    cf_free(dec->follow);
+    cf_free(dec->plain_name);
+    cf_free(dec->keep);
     cf_buf_destroy(&dec->scratch);
     cf_free(dec);
+}
+
+void cf_json_decoder_project(struct cf_json_decoder *dec, const uint8_t *keep)
+{
+    memcpy(dec->keep, keep, dec->nfields);
 }
 
 /* State of one decode. */
@@ -425,23 +504,15 @@ static const char *value_err(struct jcx *cx, uint32_t f, const char *before, con
     return NULL;
 }
 
-/*
- * Scans a string whose opening quote is at p[-1]: validates escapes and UTF-8, counts the
- * unescaped length. Returns the position after the closing quote.
- */
-static const char *scan_string(struct jcx *cx, const char *p, struct jstr *js)
+/* scan_string() for a string with escapes, non-ASCII bytes or an error. */
+static const char *scan_string_slow(struct jcx *cx, const char *p, struct jstr *js)
 {
     const char *end = cx->end;
     size_t saved = 0; /* bytes the escapes save when unescaped */
     js->s = p;
     js->esc = 0;
     for (;;) {
-        while (end - p >= 8 && !str_special(load8(p))) {
-            p += 8;
-        }
-        while (p < end && plain_byte[(unsigned char)*p]) {
-            p++;
-        }
+        p = skip_plain(p, end);
         if (p >= end) {
             return syntax_err(cx, p, "unterminated string");
         }
@@ -505,6 +576,23 @@ static const char *scan_string(struct jcx *cx, const char *p, struct jstr *js)
     js->raw = (size_t)(p - js->s);
     js->out = js->raw - saved;
     return p + 1;
+}
+
+/*
+ * Scans a string whose opening quote is at p[-1]: validates escapes and UTF-8, counts the
+ * unescaped length. Returns the position after the closing quote. Inline for the usual
+ * string, plain bytes up to the quote.
+ */
+static inline const char *scan_string(struct jcx *cx, const char *p, struct jstr *js)
+{
+    const char *q = skip_plain(p, cx->end);
+    if (q < cx->end && *q == '"') {
+        js->s = p;
+        js->raw = js->out = (size_t)(q - p);
+        js->esc = 0;
+        return q + 1;
+    }
+    return scan_string_slow(cx, p, js);
 }
 
 /* Scans a number starting at p ('-' or a digit) by the JSON grammar. */
@@ -971,25 +1059,34 @@ int cf_json_decode_line(struct cf_json_decoder *dec, const char *line, size_t le
         p++;
         goto done;
     }
+    uint32_t prev = 0; /* follow[] slot of this key */
     for (;;) {
-        struct jstr key;
         if (p >= end || *p != '"') {
             p = syntax_err(&cx, p, "expected '\"' (an object key)");
             goto fail;
         }
-        p = scan_string(&cx, p + 1, &key);
-        if (!p) {
-            goto fail;
-        }
-        int f;
-        if (!key.esc) {
-            f = find_field(dec, key.s, key.raw);
+        int f = dec->follow[prev];
+        size_t flen = f >= 0 ? dec->name_lens[f] : 0;
+        if (f >= 0 && (size_t)(end - p) > flen + 1 && p[flen + 1] == '"' &&
+            bytes_equal(p + 1, dec->names[f], flen)) {
+            p += flen + 2;
         } else {
-            cf_buf_reset(&dec->scratch);
-            cf_buf_reserve(&dec->scratch, key.raw);
-            unescape(key.s, key.raw, dec->scratch.data);
-            f = find_field(dec, dec->scratch.data, key.out);
+            struct jstr key;
+            p = scan_string(&cx, p + 1, &key);
+            if (!p) {
+                goto fail;
+            }
+            if (!key.esc) {
+                f = find_field(dec, key.s, key.raw);
+            } else {
+                cf_buf_reset(&dec->scratch);
+                cf_buf_reserve(&dec->scratch, key.raw);
+                unescape(key.s, key.raw, dec->scratch.data);
+                f = find_field(dec, dec->scratch.data, key.out);
+            }
+            dec->follow[prev] = f >= 0 && dec->plain_name[f] ? f : -1;
         }
+        prev = f >= 0 ? (uint32_t)f + 1 : dec->nfields + 1;
         p = skip_ws(p, end);
         if (p >= end || *p != ':') {
             p = syntax_err(&cx, p, "expected ':'");
@@ -1003,6 +1100,9 @@ int cf_json_decode_line(struct cf_json_decoder *dec, const char *line, size_t le
         p = f >= 0 ? parse_field(&cx, p, (uint32_t)f, batch, r) : skip_value(&cx, p, 1);
         if (!p) {
             goto fail;
+        }
+        if (f >= 0 && !dec->keep[f]) {
+            batch->cols[f].nulls[r] = 1; /* parsed and checked, not stored */
         }
         p = skip_ws(p, end);
         if (p < end && *p == ',') {

@@ -2,9 +2,11 @@
  * json_codec.h - JSON lines <-> rows of a batch: the record codec of every JSON source and
  * sink, and the hottest code in the engine.
  *
- * Decoding is schema-directed: one pass over the line, no DOM, no malloc per line. Keys are
- * looked up in an open-addressing table of the schema's names built at create; values of
- * keys the schema does not know are validated and skipped. Every string of a row is copied
+ * Decoding is schema-directed: one pass over the line, no DOM, no malloc per line. Each key
+ * is first compared with the one that followed the previous key in the last line (lines of
+ * one source repeat their layout), then looked up in an open-addressing table of the
+ * schema's names built at create; values of keys the schema does not know are validated
+ * and skipped. Every string of a row is copied
  * (or unescaped) once, into one allocation from the batch arena, and only after the whole
  * line has parsed, so a line that fails leaves the batch exactly as it was.
  *
@@ -58,6 +60,13 @@ struct cf_json_decoder;
 struct cf_json_decoder *cf_json_decoder_create(const struct cf_schema *schema);
 /* NULL is a no-op. */
 void cf_json_decoder_destroy(struct cf_json_decoder *dec);
+/*
+ * Projection: fields f with keep[f] == 0 (keep has one flag per schema field; copied) are
+ * still parsed and checked as before, so a line fails or passes exactly as without
+ * projection, but their values are not stored: they read as NULL, and their strings cost
+ * no copy. By default every field is kept.
+ */
+void cf_json_decoder_project(struct cf_json_decoder *dec, const uint8_t *keep);
 
 /*
  * Decodes one JSON object (one line of len bytes, without its newline; need not be

@@ -49,3 +49,14 @@ void cf_keys_hash(const struct cf_batch *batch, const int *idx, int nkeys, uint6
         }
     }
 }
+
+const uint64_t *cf_keys_hashes(const struct cf_batch *batch, const int *idx, int nkeys,
+                               uint64_t *scratch)
+{
+    if (batch->hash_nkeys == nkeys && nkeys > 0 &&
+        memcmp(batch->hash_keys, idx, (size_t)nkeys * sizeof(*idx)) == 0) {
+        return batch->key_hash;
+    }
+    cf_keys_hash(batch, idx, nkeys, scratch);
+    return scratch;
+}

@@ -14,6 +14,11 @@
 
 /* Hash of the key fields idx[0..nkeys) of rows [0, batch->n) into out. Any thread. */
 void cf_keys_hash(const struct cf_batch *batch, const int *idx, int nkeys, uint64_t *out);
+/* The hashes of the key fields idx[0..nkeys) of rows [0, batch->n): the batch's own when it
+ * carries them for exactly these fields (batch->key_hash), else computed into scratch. Valid
+ * until the batch or scratch changes. Any thread. */
+const uint64_t *cf_keys_hashes(const struct cf_batch *batch, const int *idx, int nkeys,
+                               uint64_t *scratch);
 /* Hash of one row's key fields. */
 uint64_t cf_keys_hash_row(const struct cf_batch *batch, const int *idx, int nkeys, uint32_t r);
 

@@ -191,6 +191,47 @@ static void test_serialize_round_trip(void **state)
     teardown(&f);
 }
 
+/* count_distinct keeps strings up to 16 bytes in its entries and longer ones apart: every
+ * length counts exactly, through growth, merges and serialization. */
+static void test_distinct_strings(void **state)
+{
+    (void)state;
+    struct fixture f;
+    setup(&f);
+    static char names[300][64];
+    struct row rows[300];
+    for (int i = 0; i < 300; i++) {
+        int len = i % 50; /* 0..49 bytes, each length 6 times, all distinct */
+        snprintf(names[i], sizeof(names[i]), "%03d%.*s", i, len,
+                 "-abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+        rows[i] = (struct row){names[i], 0, 0, 0, 0, i};
+    }
+    struct cf_agg_slot acc[16], other[16], back[16];
+    cf_aggs_init(&f.aggs, acc);
+    cf_aggs_init(&f.aggs, other);
+    fold_rows(&f, acc, rows, 200);
+    fold_rows(&f, acc, rows, 100); /* again: no new value */
+    fold_rows(&f, other, rows + 150, 150);
+    char t[512];
+    text_of(&f, acc, t, sizeof(t));
+    assert_non_null(strstr(t, " d=200 "));
+    cf_aggs_merge(&f.aggs, acc, other);
+    text_of(&f, acc, t, sizeof(t));
+    assert_non_null(strstr(t, " d=300 "));
+    struct cf_buf buf;
+    cf_buf_init(&buf);
+    cf_aggs_serialize(&f.aggs, acc, &buf);
+    assert_int_equal(cf_aggs_deserialize(&f.aggs, back, buf.data, buf.len), 0);
+    fold_rows(&f, back, rows, 300);
+    text_of(&f, back, t, sizeof(t));
+    assert_non_null(strstr(t, " d=300 "));
+    cf_buf_destroy(&buf);
+    cf_aggs_free(&f.aggs, acc);
+    cf_aggs_free(&f.aggs, other);
+    cf_aggs_free(&f.aggs, back);
+    teardown(&f);
+}
+
 static void test_sum_overflow_is_null(void **state)
 {
     (void)state;
@@ -266,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_update_and_nulls),
         cmocka_unit_test(test_merge_equals_single_pass),
         cmocka_unit_test(test_serialize_round_trip),
+        cmocka_unit_test(test_distinct_strings),
         cmocka_unit_test(test_sum_overflow_is_null),
         cmocka_unit_test(test_string_values_grow_and_shrink),
         cmocka_unit_test(test_parse_errors),

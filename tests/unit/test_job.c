@@ -189,6 +189,72 @@ static void test_plan_chaining(void **state)
     cf_buf_destroy(&out);
     cf_plan_destroy(plan);
 
+    /* A hash exchange between single subtasks is a forward: the keyed operator chains. */
+    static const char *keyed = "{\"name\": \"j\", \"operators\": ["
+                               "{\"id\": \"src\", \"type\": \"source.datagen\"},"
+                               "{\"id\": \"w\", \"type\": \"window\", \"key_by\": [\"user_id\"],"
+                               "\"window\": {\"type\": \"tumbling\", \"size\": \"1m\"},"
+                               "\"time\": \"processing\", \"aggregates\": {\"n\": \"count(*)\"}},"
+                               "{\"id\": \"out\", \"type\": \"sink.print\"}]}";
+    plan = plan_of(keyed, 1, &err);
+    if (!plan) {
+        fail_msg("%s", err.msg);
+    }
+    assert_int_equal(plan->nvertices, 1);
+    assert_string_equal(plan->vertices[0].name, "Source: src -> w -> Sink: out");
+    assert_int_equal(plan->ops[1].exchange, CF_EXCHANGE_FORWARD);
+    cf_plan_destroy(plan);
+    plan = plan_of(keyed, 2, &err);
+    assert_non_null(plan);
+    assert_int_equal(plan->nvertices, 2);
+    assert_int_equal(plan->vertices[1].input_exchange, CF_EXCHANGE_HASH);
+    cf_plan_destroy(plan);
+
+    /* Projection: the source's output carries what the filter, the keys, the aggregates
+     * and the readers of rows passed on (the late output) read. */
+    static const char *proj =
+        "{\"name\": \"j\", \"parallelism\": 2, \"operators\": ["
+        "{\"id\": \"src\", \"type\": \"source.datagen\", \"event_time\": {\"field\": "
+        "\"ts\"}},"
+        "{\"id\": \"f\", \"type\": \"filter\", \"where\": \"duration_ms > 5\"},"
+        "{\"id\": \"w\", \"type\": \"window\", \"key_by\": [\"country\"],"
+        "\"window\": {\"type\": \"tumbling\", \"size\": \"1m\"},"
+        "\"aggregates\": {\"u\": \"count_distinct(upper(user_id))\"}},"
+        "{\"id\": \"out\", \"type\": \"sink.print\"}";
+    char json[1024];
+    snprintf(json, sizeof(json), "%s]}", proj);
+    plan = plan_of(json, 0, &err);
+    if (!plan) {
+        fail_msg("%s", err.msg);
+    }
+    const struct cf_op_decl *src = &plan->ops[0].decl;
+    const struct cf_schema *ss = src->outputs[0].schema;
+    struct cf_buf used;
+    cf_buf_init(&used);
+    for (uint32_t f = 0; f < ss->nfields; f++) {
+        if (src->outputs[0].used[f]) {
+            cf_buf_appendf(&used, "%s ", ss->fields[f].name);
+        }
+    }
+    assert_string_equal(used.data, "user_id country duration_ms ");
+    assert_int_equal(plan->ops[2].in_used[cf_schema_find(ss, "user_id")], 1);
+    assert_int_equal(plan->ops[2].in_used[cf_schema_find(ss, "duration_ms")], 0);
+    for (uint32_t f = 0; f < plan->ops[3].decl.in_schema->nfields; f++) {
+        assert_int_equal(plan->ops[3].in_used[f], 1); /* a sink reads every field */
+    }
+    cf_plan_destroy(plan);
+    /* Late rows written out: the filter and the window pass every field on. */
+    snprintf(json, sizeof(json), "%s,%s]}", proj,
+             "{\"id\": \"late\", \"type\": \"sink.print\", \"input\": \"w.late\"}");
+    plan = plan_of(json, 0, &err);
+    assert_non_null(plan);
+    ss = plan->ops[0].decl.outputs[0].schema;
+    for (uint32_t f = 0; f < ss->nfields; f++) {
+        assert_int_equal(plan->ops[0].decl.outputs[0].used[f], 1);
+    }
+    cf_buf_destroy(&used);
+    cf_plan_destroy(plan);
+
     /* -p overrides the job default. */
     plan = plan_of("{\"name\": \"j\", \"operators\": [{\"id\": \"s\", \"type\": "
                    "\"source.datagen\"}, {\"id\": \"o\", \"type\": \"sink.print\"}]}",

@@ -184,6 +184,66 @@ static void test_key_order(void **state)
     }
 }
 
+/* Decodes a copy of line in a buffer of exactly its length (ASan sees any overread). */
+static int dec_exact(struct cf_json_decoder *d, struct cf_batch *b, const char *line)
+{
+    size_t n = strlen(line);
+    char *copy = cf_malloc(n ? n : 1);
+    memcpy(copy, line, n);
+    struct cf_err err;
+    cf_err_clear(&err);
+    int rc = cf_json_decode_line(d, copy, n, b, &err);
+    cf_free(copy);
+    return rc;
+}
+
+/* The decoder predicts each key from the previous line's order: a wrong or partial
+ * prediction must fall back to the full key scan. */
+static void test_predicted_keys(void **state)
+{
+    (void)state;
+    struct cf_schema *s = cf_schema_create();
+    cf_schema_add(s, "ts", CF_TYPE_INT);
+    cf_schema_add(s, "tsx", CF_TYPE_INT);
+    cf_schema_add(s, "q\"k", CF_TYPE_INT);
+    cf_schema_add(s, "\xc3\xa9", CF_TYPE_INT);
+    struct cf_json_decoder *d = cf_json_decoder_create(s);
+    struct cf_batch *b = cf_batch_create(s, 16);
+    for (int i = 0; i < 3; i++) { /* the same layout again and again */
+        assert_int_equal(dec_exact(d, b, "{\"ts\":1,\"tsx\":2,\"q\\\"k\":3,\"\xc3\xa9\":4}"), 0);
+        assert_intv(b, 0, b->n - 1, 1);
+        assert_intv(b, 1, b->n - 1, 2);
+        assert_intv(b, 2, b->n - 1, 3);
+        assert_intv(b, 3, b->n - 1, 4);
+    }
+    /* the predicted name is a prefix of the key, or the key a prefix of the name */
+    assert_int_equal(dec_exact(d, b, "{\"tsx\":5,\"ts\":6}"), 0);
+    assert_intv(b, 0, b->n - 1, 6);
+    assert_intv(b, 1, b->n - 1, 5);
+    assert_nullv(b, 2, b->n - 1);
+    assert_int_equal(dec_exact(d, b, "{\"tsx\":7,\"ts\":8}"), 0);
+    assert_intv(b, 0, b->n - 1, 8);
+    assert_intv(b, 1, b->n - 1, 7);
+    /* the predicted key written with an escape, then an unknown key where one is expected */
+    assert_int_equal(dec_exact(d, b, "{\"\\u0074sx\":9,\"t\":0,\"ts\":10}"), 0);
+    assert_intv(b, 0, b->n - 1, 10);
+    assert_intv(b, 1, b->n - 1, 9);
+    /* lines that end inside or right after a predicted key */
+    dec_exact(d, b, "{\"ts\":1,\"tsx\":2}");
+    uint32_t n = b->n;
+    assert_int_equal(dec_exact(d, b, "{\"ts"), CF_EPARSE);
+    assert_int_equal(dec_exact(d, b, "{\"ts\""), CF_EPARSE);
+    assert_int_equal(dec_exact(d, b, "{\"ts\":1,\"tsx"), CF_EPARSE);
+    assert_int_equal(dec_exact(d, b, "{\"ts\":1,\"ts"), CF_EPARSE);
+    /* a raw quote never matches a name that needs an escape */
+    assert_int_equal(dec_exact(d, b, "{\"q\\\"k\":1}"), 0);
+    assert_int_equal(dec_exact(d, b, "{\"q\"k\":1}"), CF_EPARSE);
+    assert_int_equal(b->n, n + 1);
+    cf_batch_destroy(b);
+    cf_json_decoder_destroy(d);
+    cf_schema_release(s);
+}
+
 static void test_unknown_fields_skipped(void **state)
 {
     struct fx *fx = *state;
@@ -1121,6 +1181,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clickstream_line, setup_clicks, teardown),
         cmocka_unit_test_setup_teardown(test_key_order, setup_clicks, teardown),
+        cmocka_unit_test(test_predicted_keys),
         cmocka_unit_test_setup_teardown(test_unknown_fields_skipped, setup_all, teardown),
         cmocka_unit_test_setup_teardown(test_escapes, setup_all, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_escapes, setup_all, teardown),

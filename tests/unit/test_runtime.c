@@ -84,6 +84,42 @@ static void test_batch(void **state)
     cf_schema_release(s);
 }
 
+/* Pins: rows may point at strings of pinned batches, which live until every pinning batch
+ * is released, in whatever order; take_strings hands the pins (and arena) on. */
+static void test_batch_pins(void **state)
+{
+    (void)state;
+    struct cf_schema *s = demo_schema();
+    struct cf_batch_pool *pool = cf_batch_pool_create(s, 4);
+    struct cf_batch *src = cf_batch_pool_get(pool);
+    uint32_t r = cf_batch_add_row(src);
+    cf_batch_set_str(src, 0, r, "pinned-bytes", 12);
+    struct cf_batch *a = cf_batch_pool_get(pool);
+    struct cf_batch *b = cf_batch_pool_get(pool);
+    cf_batch_pin(a, src);
+    cf_batch_pin(a, src); /* again: no second reference */
+    cf_batch_pin(b, src);
+    assert_int_equal(a->npins, 1);
+    assert_int_equal(src->refs, 3);
+    cf_batch_set_str_ref(a, 0, cf_batch_add_row(a), src->cols[0].v.str[r].ptr, 12);
+    cf_batch_release(src); /* the owner lets go; a and b keep it */
+    assert_int_equal(src->refs, 2);
+    cf_batch_release(b);
+    assert_memory_equal(a->cols[0].v.str[0].ptr, "pinned-bytes", 12);
+    struct cf_batch *c = cf_batch_pool_get(pool);
+    cf_batch_take_strings(c, a);
+    assert_int_equal(a->npins, 0);
+    assert_int_equal(c->npins, 1);
+    cf_batch_set_str_ref(c, 0, cf_batch_add_row(c), a->cols[0].v.str[0].ptr, 12);
+    cf_batch_release(a);
+    assert_int_equal(src->refs, 1);
+    assert_memory_equal(c->cols[0].v.str[0].ptr, "pinned-bytes", 12);
+    cf_batch_release(c); /* the last reference: src goes back to the pool too */
+    assert_int_equal(src->refs, 0);
+    cf_batch_pool_destroy(pool);
+    cf_schema_release(s);
+}
+
 static void test_key_groups(void **state)
 {
     (void)state;
@@ -193,6 +229,59 @@ static void test_gate_cancel_unblocks(void **state)
     cf_gate_destroy(g);
 }
 
+struct waiter {
+    struct cf_gate *gate;
+    int popped; /* atomic: messages taken */
+};
+
+static void *wait_pops(void *arg)
+{
+    struct waiter *w = arg;
+    for (;;) {
+        int ch;
+        struct cf_msg m;
+        if (cf_gate_pop(w->gate, &ch, &m, -1) != 0) {
+            return NULL;
+        }
+        __atomic_add_fetch(&w->popped, 1, __ATOMIC_RELEASE);
+    }
+}
+
+static int popped_after(struct waiter *w, int want, int ms)
+{
+    for (int i = 0; i < ms && __atomic_load_n(&w->popped, __ATOMIC_ACQUIRE) < want; i++) {
+        usleep(1000);
+    }
+    return __atomic_load_n(&w->popped, __ATOMIC_ACQUIRE);
+}
+
+/* Deferred pushes wake a waiting consumer only at CF_GATE_WAKE_AT queued messages, or when
+ * kicked; plain pushes at once. */
+static void test_gate_deferred_wake(void **state)
+{
+    (void)state;
+    struct waiter w = {cf_gate_create(1), 0};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_pops, &w);
+    usleep(20000); /* the consumer waits */
+    struct cf_msg m = {.kind = CF_MSG_WATERMARK};
+    assert_int_equal(cf_gate_push_deferred(w.gate, 0, &m, NULL), 0);
+    assert_int_equal(popped_after(&w, 1, 50), 0);
+    cf_gate_kick(w.gate);
+    assert_int_equal(popped_after(&w, 1, 5000), 1);
+    usleep(20000);
+    for (int i = 0; i < CF_GATE_WAKE_AT; i++) {
+        assert_int_equal(cf_gate_push_deferred(w.gate, 0, &m, NULL), 0);
+    }
+    assert_int_equal(popped_after(&w, 1 + CF_GATE_WAKE_AT, 5000), 1 + CF_GATE_WAKE_AT);
+    usleep(20000);
+    assert_int_equal(cf_gate_push(w.gate, 0, &m, NULL), 0);
+    assert_int_equal(popped_after(&w, 2 + CF_GATE_WAKE_AT, 5000), 2 + CF_GATE_WAKE_AT);
+    cf_gate_cancel(w.gate);
+    pthread_join(t, NULL);
+    cf_gate_destroy(w.gate);
+}
+
 static struct cf_plan *plan_of(const char *json)
 {
     struct cf_spec *spec = NULL;
@@ -279,9 +368,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_batch_pins),
         cmocka_unit_test(test_key_groups),
         cmocka_unit_test(test_gate_order_and_bound),
         cmocka_unit_test(test_gate_cancel_unblocks),
+        cmocka_unit_test(test_gate_deferred_wake),
         cmocka_unit_test(test_runtime_failure),
         cmocka_unit_test(test_runtime_cancel),
         cmocka_unit_test(test_runtime_finished_counts),
