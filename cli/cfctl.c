@@ -2,6 +2,7 @@
  * cfctl - Creekflow's command line: run jobs locally in an embedded cluster, validate and
  * plan specs, and drive a coordinator's REST API (cmd_cluster.c).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,21 +57,30 @@ int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int 
     return CLI_OK;
 }
 
-int cf_cli_job_args(int argc, char **argv, const char *usage, int *parallelism, int *quiet,
-                    int *port, const char **path)
+int cf_cli_job_args(int argc, char **argv, const char *usage, struct cf_cli_job_opts *o,
+                    const char **path)
 {
     *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-p")) {
-            if (cf_cli_parse_int("-p", i + 1 < argc ? argv[++i] : NULL, 1, 4096, parallelism)) {
+            if (cf_cli_parse_int("-p", i + 1 < argc ? argv[++i] : NULL, 1, 4096, &o->parallelism)) {
                 return CLI_USAGE;
             }
-        } else if (quiet && !strcmp(argv[i], "-q")) {
-            *quiet = 1;
-        } else if (port && !strcmp(argv[i], "--port")) {
-            if (cf_cli_parse_int("--port", i + 1 < argc ? argv[++i] : NULL, 0, 65535, port)) {
+        } else if (o->local && !strcmp(argv[i], "-q")) {
+            o->quiet = 1;
+        } else if (o->local && !strcmp(argv[i], "--port")) {
+            if (cf_cli_parse_int("--port", i + 1 < argc ? argv[++i] : NULL, 0, 65535, &o->port)) {
                 return CLI_USAGE;
             }
+            o->port_given = 1;
+        } else if (o->local && !strcmp(argv[i], "-s")) {
+            o->savepoint = i + 1 < argc ? argv[++i] : "";
+            if (!*o->savepoint) {
+                fprintf(stderr, "cfctl %s: -s needs a savepoint path\nusage: %s\n", argv[0], usage);
+                return CLI_USAGE;
+            }
+        } else if (o->local && !strcmp(argv[i], "-n")) {
+            o->allow_non_restored = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "cfctl %s: unknown option '%s'\nusage: %s\n", argv[0], argv[i], usage);
             return CLI_USAGE;
@@ -111,6 +121,44 @@ int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out)
         fprintf(stderr, "  %s\n", line);
     }
     return CLI_USAGE;
+}
+
+/* The server refuses larger bodies (docs/rest-api.md); say so before sending. */
+#define MAX_SPEC_BYTES (16 * 1024 * 1024)
+
+int cf_cli_read_spec(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct cf_buf b;
+    cf_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    int rc = CLI_OK;
+    if (!f) {
+        fprintf(stderr, "cfctl: cannot read job spec %s: %s\n", path, strerror(errno));
+        return CLI_USAGE;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b.len + n > MAX_SPEC_BYTES) {
+            fprintf(stderr, "cfctl: job spec %s is larger than %d MiB\n", path,
+                    MAX_SPEC_BYTES >> 20);
+            rc = CLI_USAGE;
+            break;
+        }
+        cf_buf_append(&b, chunk, n);
+    }
+    if (rc == CLI_OK && ferror(f)) {
+        fprintf(stderr, "cfctl: cannot read job spec %s: %s\n", path, strerror(errno));
+        rc = CLI_USAGE;
+    }
+    fclose(f);
+    if (rc != CLI_OK) {
+        cf_buf_destroy(&b);
+        return rc;
+    }
+    *len = b.len;
+    *text = b.data ? b.data : cf_strdup("");
+    return CLI_OK;
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,8 @@
 #ifndef CF_CLI_H
 #define CF_CLI_H
 
+#include <stddef.h>
+
 #include "common/base/err.h"
 
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
@@ -31,12 +33,24 @@ int cf_cli_checkpoint(const char *url, int argc, char **argv);
 /* Loads and plans a spec file; on failure prints the problems and returns CLI_USAGE. */
 struct cf_plan;
 int cf_cli_load_plan(const char *path, int parallelism, struct cf_plan **out);
+/* Reads a whole spec file (the caller frees *text); prints why it cannot. */
+int cf_cli_read_spec(const char *path, char **text, size_t *len);
+
+struct cf_cli_job_opts {
+    int local; /* also accept cfctl local's options below -p */
+    int parallelism;
+    int quiet;
+    int port; /* the REST API's */
+    int port_given;
+    const char *savepoint;
+    int allow_non_restored;
+};
 /*
- * Parses "[-p N] [-q] [--port P] JOB.json" (argv[0] is the command); -q and --port only when
- * quiet / port are not NULL. On a usage error prints it with `usage` and returns CLI_USAGE.
+ * Parses "[-p N] JOB.json", plus "[-q] [--port P] [-s SAVEPOINT] [-n]" when o->local (argv[0]
+ * is the command). On a usage error prints it with `usage` and returns CLI_USAGE.
  */
-int cf_cli_job_args(int argc, char **argv, const char *usage, int *parallelism, int *quiet,
-                    int *port, const char **path);
+int cf_cli_job_args(int argc, char **argv, const char *usage, struct cf_cli_job_opts *o,
+                    const char **path);
 /* Parses a positive int option value; prints an error naming the flag on failure. */
 int cf_cli_parse_int(const char *flag, const char *value, int min, int max, int *out);
 

@@ -32,9 +32,7 @@
 #define SNAPSHOT_TIMEOUT_MS (10 * 60 * 1000)
 /* run --wait tolerates a coordinator that is briefly unreachable (a restart) this long. */
 #define WAIT_UNREACHABLE_MS 30000
-/* The server refuses larger bodies (docs/rest-api.md); say so before sending. */
-#define MAX_SPEC_BYTES (16 * 1024 * 1024)
-#define JOB_ID_LEN     32
+#define JOB_ID_LEN          32
 
 /* The coordinator's base URL: scheme, host, port and an optional prefix, no trailing '/'. */
 struct client {
@@ -649,42 +647,6 @@ int cf_cli_cancel(const char *url, int argc, char **argv)
 
 /* ---- run ---------------------------------------------------------------------------- */
 
-/* Reads the whole spec file as the request body (the caller frees *text). */
-static int read_spec(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct cf_buf b;
-    cf_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    int rc = CLI_OK;
-    if (!f) {
-        fprintf(stderr, "cfctl: cannot read job spec %s: %s\n", path, strerror(errno));
-        return CLI_USAGE;
-    }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b.len + n > MAX_SPEC_BYTES) {
-            fprintf(stderr, "cfctl: job spec %s is larger than %d MiB\n", path,
-                    MAX_SPEC_BYTES >> 20);
-            rc = CLI_USAGE;
-            break;
-        }
-        cf_buf_append(&b, chunk, n);
-    }
-    if (rc == CLI_OK && ferror(f)) {
-        fprintf(stderr, "cfctl: cannot read job spec %s: %s\n", path, strerror(errno));
-        rc = CLI_USAGE;
-    }
-    fclose(f);
-    if (rc != CLI_OK) {
-        cf_buf_destroy(&b);
-        return rc;
-    }
-    *len = b.len;
-    *text = b.data ? b.data : cf_strdup("");
-    return CLI_OK;
-}
-
 int cf_cli_run(const char *url, int argc, char **argv)
 {
     static const char usage[] = "cfctl [-m URL] run [-p N] [-s SAVEPOINT] [-n] [--wait] JOB.json";
@@ -713,7 +675,7 @@ int cf_cli_run(const char *url, int argc, char **argv)
     cf_plan_destroy(plan);
     char *text;
     size_t len;
-    if ((rc = read_spec(pos[0], &text, &len)) != CLI_OK) {
+    if ((rc = cf_cli_read_spec(pos[0], &text, &len)) != CLI_OK) {
         return rc;
     }
     struct cf_buf path;

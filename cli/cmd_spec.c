@@ -27,14 +27,13 @@ int cf_cli_validate(int argc, char **argv)
 
 int cf_cli_plan(int argc, char **argv)
 {
-    int parallelism = 0;
+    struct cf_cli_job_opts o = {0};
     const char *path;
-    if (cf_cli_job_args(argc, argv, "cfctl plan [-p N] JOB.json", &parallelism, NULL, NULL,
-                        &path)) {
+    if (cf_cli_job_args(argc, argv, "cfctl plan [-p N] JOB.json", &o, &path)) {
         return CLI_USAGE;
     }
     struct cf_plan *plan;
-    int rc = cf_cli_load_plan(path, parallelism, &plan);
+    int rc = cf_cli_load_plan(path, o.parallelism, &plan);
     if (rc) {
         return rc;
     }

@@ -423,7 +423,7 @@ static struct call *start(struct cf_coord *c, struct job *j, struct cf_savepoint
     req->dir = dir;
     req->attempt = j->attempt;
     req->stop = st->savepoint && sp->stop;
-    cf_info("job %s: triggering %s %" PRId64 " (%s)", j->rec.id,
+    cf_note("job %s: triggering %s %" PRId64 " (%s)", j->rec.id,
             st->savepoint ? "savepoint" : "checkpoint", id, dir);
     return job_calls(c, j, n);
 }
@@ -558,7 +558,7 @@ static void complete(struct cf_coord *c, const char *job_id, struct cf_ckpt_meta
     k->pstat = NULL;
     k->psp = NULL;
     k->last_end = cf_monotonic_ms();
-    cf_info("job %s: %s %" PRId64 " complete in %" PRId64 " ms: %s", j->rec.id,
+    cf_note("job %s: %s %" PRId64 " complete in %" PRId64 " ms: %s", j->rec.id,
             savepoint ? "savepoint" : "checkpoint", id, took, dir);
     int n = 0;
     struct call *calls = job_calls(c, j, &n);
@@ -603,7 +603,7 @@ static void complete(struct cf_coord *c, const char *job_id, struct cf_ckpt_meta
 
 void cf_ckpt_monitor(struct cf_coord *c)
 {
-    for (struct cf_ckpt_archive *a = c->ckpt_archive; a; a = a->next) {
+    for (struct cf_job_archive *a = c->archive; a; a = a->next) {
         if (a->sweep_dir) {
             char *dir = a->sweep_dir, *retained = a->sweep_retained;
             char id[CF_ID_LEN + 1];
@@ -658,7 +658,7 @@ void cf_ckpt_monitor(struct cf_coord *c)
             note.checkpoint_id = FINAL_ID;
             note.attempt = j->attempt;
             pthread_mutex_unlock(&c->lock);
-            cf_info("job %s: every subtask reached the end of its input: final commit", id);
+            cf_note("job %s: every subtask reached the end of its input: final commit", id);
             send_all(id, calls, n, CF_RPC_WORKER_NOTIFY_CHECKPOINT_COMPLETE, &note.base);
             cf_free(calls);
             pthread_mutex_lock(&c->lock);
@@ -689,10 +689,8 @@ void cf_ckpt_monitor(struct cf_coord *c)
     }
 }
 
-void cf_ckpt_job_archive(struct cf_coord *c, const struct job *j)
+void cf_ckpt_job_archive(struct cf_job_archive *a, const struct job *j)
 {
-    struct cf_ckpt_archive *a = cf_new(struct cf_ckpt_archive);
-    snprintf(a->job_id, sizeof(a->job_id), "%s", j->rec.id);
     a->ck = j->ck;
     a->ck.pending = 0;
     a->ck.meta = a->ck.ready = NULL;
@@ -703,31 +701,10 @@ void cf_ckpt_job_archive(struct cf_coord *c, const struct job *j)
         a->sweep_dir = cf_strdup(j->rec.checkpoint_path);
         a->sweep_retained = cf_strdup(j->rec.retained ? j->rec.retained : "");
     }
-    a->next = c->ckpt_archive;
-    c->ckpt_archive = a;
-    /* keep the newest CF_CKPT_ARCHIVE */
-    struct cf_ckpt_archive *x = a;
-    for (int n = 1; x && n < CF_CKPT_ARCHIVE; n++) {
-        x = x->next;
-    }
-    while (x && x->next) {
-        struct cf_ckpt_archive *d = x->next;
-        x->next = d->next;
-        cf_free(d->sweep_dir);
-        cf_free(d->sweep_retained);
-        cf_free(d);
-    }
 }
 
 void cf_ckpt_ops_free(struct cf_coord *c)
 {
-    while (c->ckpt_archive) {
-        struct cf_ckpt_archive *a = c->ckpt_archive;
-        c->ckpt_archive = a->next;
-        cf_free(a->sweep_dir);
-        cf_free(a->sweep_retained);
-        cf_free(a);
-    }
     while (c->savepoints) {
         struct cf_savepoint_op *op = c->savepoints;
         c->savepoints = op->next;
@@ -746,9 +723,81 @@ static const char *body_str(const cJSON *body, const char *a, const char *b)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+int cf_coord_trigger(struct cf_coord *c, const char *jid, enum cf_trigger_kind kind,
+                     const char *target, char request_id[CF_ID_LEN + 1], struct cf_err *err)
+{
+    pthread_mutex_lock(&c->lock);
+    struct job *j = cf_coord_live_job(c, jid);
+    if (!j || j->rec.state != CF_JOB_RUNNING || j->cancel_requested) {
+        int known = j != NULL;
+        struct cf_job_record rec;
+        int stored = !known && cf_jobstore_get(c->jobs, jid, &rec) == 0;
+        int status = known || stored ? 409 : 404;
+        if (status == 409) {
+            cf_err_set(err, CF_EFAILED, "job %s is not running (%s)", jid,
+                       cf_job_state_name(known ? j->rec.state : rec.state));
+        } else {
+            cf_err_set(err, CF_ENOENT, "job %s not found", jid);
+        }
+        if (stored) {
+            cf_job_record_clear(&rec);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return status;
+    }
+    const char *dir = j->plan->spec->checkpoints.dir;
+    if (kind != CF_TRIGGER_CHECKPOINT && !target && !dir) {
+        pthread_mutex_unlock(&c->lock);
+        cf_err_set(err, CF_EINVAL,
+                   "target-directory: no savepoint directory given and the job has no "
+                   "checkpoints.dir to default to");
+        return 400;
+    }
+    if (kind == CF_TRIGGER_CHECKPOINT && !dir) {
+        pthread_mutex_unlock(&c->lock);
+        cf_err_set(err, CF_EINVAL, "job %s has no checkpoints.dir in its spec", jid);
+        return 400;
+    }
+    struct cf_savepoint_op *op = cf_new(struct cf_savepoint_op);
+    cf_id_new(op->request_id);
+    snprintf(op->job_id, sizeof(op->job_id), "%s", j->rec.id);
+    if (kind != CF_TRIGGER_CHECKPOINT) {
+        char *dflt = target ? NULL : cf_obj_join(dir, "savepoints");
+        snprintf(op->target, sizeof(op->target), "%s", target ? target : dflt);
+        cf_free(dflt);
+    }
+    op->stop = kind == CF_TRIGGER_STOP || kind == CF_TRIGGER_SAVEPOINT_CANCEL;
+    op->next = c->savepoints;
+    c->savepoints = op;
+    pthread_cond_broadcast(&c->stop_cond);
+    snprintf(request_id, CF_ID_LEN + 1, "%s", op->request_id);
+    pthread_mutex_unlock(&c->lock);
+    return 202;
+}
+
+int cf_coord_trigger_status(struct cf_coord *c, const char *request_id, char *location, size_t size,
+                            struct cf_err *err)
+{
+    pthread_mutex_lock(&c->lock);
+    const struct cf_savepoint_op *op = c->savepoints;
+    while (op && strcmp(op->request_id, request_id) != 0) {
+        op = op->next;
+    }
+    int status = op ? op->status : ST_FAILED;
+    if (!op) {
+        cf_err_set(err, CF_ENOENT, "no operation %s", request_id);
+    } else if (status == ST_COMPLETED) {
+        snprintf(location, size, "%s", op->location);
+    } else if (status == ST_FAILED) {
+        cf_err_set(err, CF_EFAILED, "%s", op->failure);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return status == ST_PROGRESS ? 0 : status == ST_COMPLETED ? 1 : -1;
+}
+
 /* POST /jobs/:jid/savepoints, /jobs/:jid/stop and /jobs/:jid/checkpoints. */
 static void trigger_op(struct cf_coord *c, struct cf_http_req *req, struct cf_http_resp *resp,
-                       int kind /* 0 savepoint, 1 stop, 2 checkpoint */)
+                       enum cf_trigger_kind kind)
 {
     const char *jid = cf_http_req_param(req, "jid");
     size_t len;
@@ -760,61 +809,19 @@ static void trigger_op(struct cf_coord *c, struct cf_http_req *req, struct cf_ht
         return;
     }
     const char *target = body_str(body, "target-directory", "targetDirectory");
-    int cancel = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "cancel-job"));
-    pthread_mutex_lock(&c->lock);
-    struct job *j = cf_coord_live_job(c, jid ? jid : "");
-    const char *problem = NULL;
-    if (!j) {
-        problem = "not found";
-    } else if (j->rec.state != CF_JOB_RUNNING || j->cancel_requested) {
-        problem = "not running";
-    } else if (kind != 2 && !target && !j->plan->spec->checkpoints.dir) {
-        problem = "no target";
-    } else if (kind == 2 && !j->plan->spec->checkpoints.dir) {
-        problem = "no checkpoint dir";
+    if (kind == CF_TRIGGER_SAVEPOINT &&
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "cancel-job"))) {
+        kind = CF_TRIGGER_SAVEPOINT_CANCEL;
     }
-    if (problem) {
-        int known = j != NULL;
-        struct cf_job_record rec;
-        int stored = !known && cf_jobstore_get(c->jobs, jid ? jid : "", &rec) == 0;
-        pthread_mutex_unlock(&c->lock);
-        cJSON_Delete(body);
-        if (!strcmp(problem, "no target")) {
-            cf_http_resp_error(resp, 400,
-                               "target-directory: no savepoint directory given and the job has "
-                               "no checkpoints.dir to default to");
-        } else if (!strcmp(problem, "no checkpoint dir")) {
-            cf_http_resp_error(resp, 400, "job %s has no checkpoints.dir in its spec", jid);
-        } else if (known || stored) {
-            cf_http_resp_error(resp, 409, "job %s is not running (%s)", jid,
-                               cf_job_state_name(known ? j->rec.state : rec.state));
-            if (stored) {
-                cf_job_record_clear(&rec);
-            }
-        } else {
-            cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");
-        }
+    char rid[CF_ID_LEN + 1];
+    struct cf_err err;
+    cf_err_clear(&err);
+    int status = cf_coord_trigger(c, jid ? jid : "", kind, target, rid, &err);
+    cJSON_Delete(body);
+    if (status != 202) {
+        cf_http_resp_error(resp, status, "%s", err.msg);
         return;
     }
-    struct cf_savepoint_op *op = cf_new(struct cf_savepoint_op);
-    cf_id_new(op->request_id);
-    snprintf(op->job_id, sizeof(op->job_id), "%s", j->rec.id);
-    if (kind != 2) {
-        char *dflt = NULL;
-        if (!target) {
-            dflt = cf_obj_join(j->plan->spec->checkpoints.dir, "savepoints");
-        }
-        snprintf(op->target, sizeof(op->target), "%s", target ? target : dflt);
-        cf_free(dflt);
-    }
-    op->stop = kind == 1 || cancel;
-    op->next = c->savepoints;
-    c->savepoints = op;
-    pthread_cond_broadcast(&c->stop_cond);
-    char rid[CF_ID_LEN + 1];
-    snprintf(rid, sizeof(rid), "%s", op->request_id);
-    pthread_mutex_unlock(&c->lock);
-    cJSON_Delete(body);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "request-id", rid);
     cf_http_resp_json(resp, 202, o);
@@ -822,17 +829,17 @@ static void trigger_op(struct cf_coord *c, struct cf_http_req *req, struct cf_ht
 
 static void h_savepoint(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
-    trigger_op(arg, req, resp, 0);
+    trigger_op(arg, req, resp, CF_TRIGGER_SAVEPOINT);
 }
 
 static void h_stop(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
-    trigger_op(arg, req, resp, 1);
+    trigger_op(arg, req, resp, CF_TRIGGER_STOP);
 }
 
 static void h_checkpoint_now(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
-    trigger_op(arg, req, resp, 2);
+    trigger_op(arg, req, resp, CF_TRIGGER_CHECKPOINT);
 }
 
 /* GET /jobs/:jid/savepoints/:rid and /jobs/:jid/checkpoints/:rid */
@@ -980,7 +987,7 @@ static void h_checkpoints(void *arg, struct cf_http_req *req, struct cf_http_res
     cJSON *latest = cJSON_AddObjectToObject(o, "latest");
     cJSON *hist = cJSON_AddArrayToObject(o, "history");
     const struct cf_job_ckpt *arch = NULL;
-    for (const struct cf_ckpt_archive *a = c->ckpt_archive; a && !j; a = a->next) {
+    for (const struct cf_job_archive *a = c->archive; a && !j; a = a->next) {
         arch = !strcmp(a->job_id, jid ? jid : "") ? &a->ck : arch;
     }
     if (j || arch) {

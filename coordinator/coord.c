@@ -78,9 +78,10 @@ static int rpc_register(void *arg, const uint8_t *req, size_t len, struct cf_buf
             snprintf(target, sizeof(target), "%s:%d", w->host, w->rpc_port);
             w->ch = cf_rpc_channel_create(target);
         }
-        pthread_mutex_unlock(&c->lock);
-        cf_info("worker %s registered: %s data port %d, %d slots", r->worker_id, w->host,
+        cf_note("worker %s registered: %s data port %d, %d slots", r->worker_id, w->host,
                 w->data_port, w->slots);
+        pthread_cond_broadcast(&c->stop_cond); /* the monitor schedules waiting jobs now */
+        pthread_mutex_unlock(&c->lock);
         out.accepted = 1;
     }
     out.heartbeat_interval_ms = c->opts.heartbeat_interval_ms;
@@ -91,7 +92,170 @@ static int rpc_register(void *arg, const uint8_t *req, size_t len, struct cf_buf
     return 0;
 }
 
-static void record_metric(struct cf_coord *c, const char *worker_id, const Cf__TaskMetrics *m);
+/* ---- metrics (lock held) ---- */
+
+/* Keeps the latest counters a worker sent for one subtask of a live job attempt. */
+static void record_metric(struct cf_coord *c, const char *worker_id, const Cf__TaskMetrics *m)
+{
+    struct job *j = cf_coord_live_job(c, m->job_id);
+    if (!j || j->attempt != m->attempt || !j->plan || m->vertex >= (uint32_t)j->plan->nvertices ||
+        m->subtask >= (uint32_t)j->plan->vertices[m->vertex].parallelism) {
+        return;
+    }
+    int x = 0;
+    while (x < j->nmetrics &&
+           !(j->metrics[x].vertex == (int)m->vertex && j->metrics[x].subtask == (int)m->subtask)) {
+        x++;
+    }
+    if (x == j->nmetrics) {
+        if (j->nmetrics == j->cap_metrics) {
+            j->cap_metrics = j->cap_metrics ? j->cap_metrics * 2 : 8;
+            j->metrics = cf_realloc(j->metrics, (size_t)j->cap_metrics * sizeof(*j->metrics));
+            memset(j->metrics + j->nmetrics, 0,
+                   (size_t)(j->cap_metrics - j->nmetrics) * sizeof(*j->metrics));
+        }
+        struct vmetric *vm = &j->metrics[x];
+        struct cf_runtime_op_stats *ops = vm->ops;
+        memset(vm, 0, sizeof(*vm));
+        vm->ops = ops ? ops : cf_calloc((size_t)j->plan->nops, sizeof(*vm->ops));
+        memset(vm->ops, 0, (size_t)j->plan->nops * sizeof(*vm->ops));
+        vm->vertex = (int)m->vertex;
+        vm->subtask = (int)m->subtask;
+        j->nmetrics++;
+    }
+    struct vmetric *vm = &j->metrics[x];
+    int64_t now = cf_monotonic_ms();
+    if (vm->sample_ms && now > vm->sample_ms && m->backpressured_ms >= vm->backpressured_ms) {
+        double r =
+            (double)(m->backpressured_ms - vm->backpressured_ms) / (double)(now - vm->sample_ms);
+        vm->bp_ratio = r > 1 ? 1 : r;
+    }
+    vm->sample_ms = now;
+    snprintf(vm->worker_id, sizeof(vm->worker_id), "%s", worker_id);
+    vm->state = m->state;
+    vm->records_in = m->records_in;
+    vm->records_out = m->records_out;
+    vm->bytes_in = m->bytes_in;
+    vm->backpressured_ms = m->backpressured_ms;
+    vm->watermark = m->watermark_ms;
+    for (size_t k = 0; k < m->n_operators; k++) {
+        const Cf__OperatorMetrics *om = m->operators[k];
+        if (om->op < (uint32_t)j->plan->nops && j->plan->ops[om->op].vertex == (int)m->vertex) {
+            struct cf_runtime_op_stats *os = &vm->ops[om->op];
+            os->records_in = om->records_in;
+            os->records_out = om->records_out;
+            os->side_out = om->side_out;
+            os->dropped = om->dropped;
+            os->bytes_in = om->bytes_in;
+        }
+    }
+}
+
+/* The job's counters summed over the workers of its current attempt (lock held). */
+static struct cf_job_totals *job_totals(const struct job *j)
+{
+    const struct cf_plan *plan = j->plan;
+    struct cf_job_totals *t = cf_new(struct cf_job_totals);
+    t->nvertices = plan->nvertices;
+    t->nops = plan->nops;
+    t->vertices = cf_calloc((size_t)plan->nvertices + 1, sizeof(*t->vertices));
+    t->ops = cf_calloc((size_t)plan->nops + 1, sizeof(*t->ops));
+    for (int x = 0; x < j->nmetrics; x++) {
+        const struct vmetric *vm = &j->metrics[x];
+        struct cf_runtime_vertex_stats *v = &t->vertices[vm->vertex];
+        v->records_in += vm->records_in;
+        v->records_out += vm->records_out;
+        v->backpressured_ns += vm->backpressured_ms * 1000000;
+        for (int i = 0; i < plan->nops; i++) {
+            t->ops[i].records_in += vm->ops[i].records_in;
+            t->ops[i].records_out += vm->ops[i].records_out;
+            t->ops[i].side_out += vm->ops[i].side_out;
+            t->ops[i].dropped += vm->ops[i].dropped;
+            t->ops[i].bytes_in += vm->ops[i].bytes_in;
+        }
+    }
+    for (int v = 0; v < plan->nvertices; v++) {
+        if (j->rec.state == CF_JOB_RUNNING) {
+            t->vertices[v].subtasks_running = plan->vertices[v].parallelism;
+        } else if (j->rec.state == CF_JOB_FINISHED) {
+            t->vertices[v].subtasks_finished = plan->vertices[v].parallelism;
+        }
+    }
+    return t;
+}
+
+static void job_totals_free(struct cf_job_totals *t)
+{
+    if (t) {
+        cf_free(t->vertices);
+        cf_free(t->ops);
+        cf_free(t);
+    }
+}
+
+/* Forgets the counters of the previous attempt. */
+static void metrics_clear(struct job *j)
+{
+    for (int x = 0; x < j->cap_metrics; x++) {
+        cf_free(j->metrics[x].ops);
+    }
+    cf_free(j->metrics);
+    j->metrics = NULL;
+    j->nmetrics = j->cap_metrics = 0;
+}
+
+static void archive_free(struct cf_job_archive *a)
+{
+    for (int x = 0; x < a->nmetrics; x++) {
+        cf_free(a->metrics[x].ops);
+    }
+    cf_free(a->metrics);
+    job_totals_free(a->totals);
+    cf_free(a->sweep_dir);
+    cf_free(a->sweep_retained);
+    cf_free(a);
+}
+
+/* Keeps what the REST API shows of a job that ends, newest CF_JOB_ARCHIVE jobs; takes the
+ * job's counters. */
+static void job_archive(struct cf_coord *c, struct job *j)
+{
+    struct cf_job_archive *a = cf_new(struct cf_job_archive);
+    snprintf(a->job_id, sizeof(a->job_id), "%s", j->rec.id);
+    if (j->plan) {
+        a->totals = job_totals(j);
+        cf_ckpt_job_archive(a, j);
+    }
+    a->metrics = j->metrics; /* moved: the job is freed next */
+    a->nmetrics = j->nmetrics;
+    a->attempt = j->attempt;
+    for (int x = j->nmetrics; x < j->cap_metrics; x++) {
+        cf_free(j->metrics[x].ops);
+    }
+    j->metrics = NULL;
+    j->nmetrics = j->cap_metrics = 0;
+    a->next = c->archive;
+    c->archive = a;
+    struct cf_job_archive *x = a;
+    for (int n = 1; x && n < CF_JOB_ARCHIVE; n++) {
+        x = x->next;
+    }
+    while (x && x->next) {
+        struct cf_job_archive *d = x->next;
+        x->next = d->next;
+        archive_free(d);
+    }
+}
+
+static const struct cf_job_archive *find_archive(const struct cf_coord *c, const char *jid)
+{
+    for (const struct cf_job_archive *a = c->archive; a; a = a->next) {
+        if (!strcmp(a->job_id, jid)) {
+            return a;
+        }
+    }
+    return NULL;
+}
 
 static int rpc_heartbeat(void *arg, const uint8_t *req, size_t len, struct cf_buf *resp,
                          struct cf_err *err)
@@ -147,7 +311,7 @@ static void job_free(struct job *j)
     if (j->plan) {
         cf_ckpt_job_free(j);
     }
-    cf_free(j->metrics);
+    metrics_clear(j);
     cf_plan_destroy(j->plan);
     cf_free(j->slot_worker);
     cf_free(j->parts);
@@ -234,7 +398,7 @@ static void job_parts_done(struct cf_coord *c, struct job *j, struct job **pp)
     if (failed && !j->cancel_requested && may_restart(j)) {
         j->rec.restarts++;
         j->attempt++;
-        j->nmetrics = 0;
+        metrics_clear(j);
         j->failing = 0;
         j->cancel_sent = 0;
         j->not_before_ms = cf_monotonic_ms() + j->restart_delay_ms;
@@ -248,10 +412,10 @@ static void job_parts_done(struct cf_coord *c, struct job *j, struct job **pp)
                 : failed               ? CF_JOB_FAILED
                                        : CF_JOB_FINISHED;
     j->rec.end_time = cf_now_ms();
-    cf_info("job %s (%s): %s", j->rec.id, j->rec.name, cf_job_state_name(state));
+    cf_note("job %s (%s): %s", j->rec.id, j->rec.name, cf_job_state_name(state));
     job_set_state(c, j, state);
     *pp = j->next;
-    cf_ckpt_job_archive(c, j);
+    job_archive(c, j);
     job_free(j);
 }
 
@@ -464,7 +628,7 @@ static void advance_jobs(struct cf_coord *c, struct rpc_todo **todo, int *ntodo)
             job_free(j);
             continue;
         } else if (cf_monotonic_ms() >= j->not_before_ms && schedule(c, j, todo, ntodo) == 0) {
-            cf_info("job %s (%s): attempt %u deployed on %d workers", j->rec.id, j->rec.name,
+            cf_note("job %s (%s): attempt %u deployed on %d workers", j->rec.id, j->rec.name,
                     j->attempt, j->nparts);
             job_set_state(c, j, CF_JOB_RUNNING);
         }
@@ -487,6 +651,9 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
                 : r->state == CF__TASK_STATE__TASK_STATE_FAILED   ? CF_JOB_FAILED
                                                                   : 0;
     pthread_mutex_lock(&c->lock);
+    for (size_t k = 0; k < r->n_metrics; k++) {
+        record_metric(c, r->worker_id, r->metrics[k]);
+    }
     struct job *j = cf_coord_live_job(c, r->job_id);
     if (j && j->attempt == r->attempt && r->end_of_input && j->plan) {
         cf_ckpt_end_of_input(c, j, (int)r->vertex, (int)r->subtask);
@@ -509,33 +676,6 @@ static int rpc_report(void *arg, const uint8_t *req, size_t len, struct cf_buf *
     cf_rpc_pb_pack(&a.base, resp);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     return 0;
-}
-
-/* Keeps the latest counters a worker sent for one vertex of a live job attempt. */
-static void record_metric(struct cf_coord *c, const char *worker_id, const Cf__TaskMetrics *m)
-{
-    struct job *j = cf_coord_live_job(c, m->job_id);
-    if (!j || j->attempt != m->attempt || !j->plan || m->vertex >= (uint32_t)j->plan->nvertices) {
-        return;
-    }
-    int x = 0;
-    while (x < j->nmetrics && !(j->metrics[x].vertex == (int)m->vertex &&
-                                !strcmp(j->metrics[x].worker_id, worker_id))) {
-        x++;
-    }
-    if (x == j->nmetrics) {
-        if (j->nmetrics == j->cap_metrics) {
-            j->cap_metrics = j->cap_metrics ? j->cap_metrics * 2 : 8;
-            j->metrics = cf_realloc(j->metrics, (size_t)j->cap_metrics * sizeof(*j->metrics));
-        }
-        memset(&j->metrics[x], 0, sizeof(j->metrics[x]));
-        snprintf(j->metrics[x].worker_id, sizeof(j->metrics[x].worker_id), "%s", worker_id);
-        j->metrics[x].vertex = (int)m->vertex;
-        j->nmetrics++;
-    }
-    j->metrics[x].records_in = m->records_in;
-    j->metrics[x].records_out = m->records_out;
-    j->metrics[x].backpressured_ms = m->backpressured_ms;
 }
 
 /* ---- failure detection ---- */
@@ -683,6 +823,7 @@ static void h_taskmanager(void *arg, struct cf_http_req *req, struct cf_http_res
 
 struct jobs_ctx {
     struct cf_job_view *views;
+    struct cf_job_totals **totals; /* per view: live jobs' counters, else NULL */
     struct cf_job_record *recs;
     int n, cap;
 };
@@ -704,13 +845,14 @@ static int collect_job(void *arg, const struct cf_job_record *rec)
     return 0;
 }
 
+/* Views of every stored job; live jobs with their plan and counters (lock held until
+ * jobs_free, as the views point into live jobs). */
 static void jobs_list(struct cf_coord *c, struct jobs_ctx *jc)
 {
     memset(jc, 0, sizeof(*jc));
-    pthread_mutex_lock(&c->lock);
     cf_jobstore_each(c->jobs, collect_job, jc);
-    pthread_mutex_unlock(&c->lock);
     jc->views = cf_calloc((size_t)jc->n + 1, sizeof(*jc->views));
+    jc->totals = cf_calloc((size_t)jc->n + 1, sizeof(*jc->totals));
     for (int i = 0; i < jc->n; i++) {
         struct cf_job_view *v = &jc->views[i];
         v->id = jc->recs[i].id;
@@ -719,6 +861,12 @@ static void jobs_list(struct cf_coord *c, struct jobs_ctx *jc)
         v->start_time = jc->recs[i].start_time;
         v->end_time = jc->recs[i].end_time;
         v->now = cf_now_ms();
+        const struct job *j = cf_coord_live_job(c, v->id);
+        if (j && j->plan) {
+            jc->totals[i] = job_totals(j);
+            v->plan = j->plan;
+            v->vstats = jc->totals[i]->vertices;
+        }
     }
 }
 
@@ -726,27 +874,37 @@ static void jobs_free(struct jobs_ctx *jc)
 {
     for (int i = 0; i < jc->n; i++) {
         cf_job_record_clear(&jc->recs[i]);
+        job_totals_free(jc->totals[i]);
     }
     cf_free(jc->recs);
     cf_free(jc->views);
+    cf_free(jc->totals);
 }
 
 static void h_jobs(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
     (void)req;
+    struct cf_coord *c = arg;
     struct jobs_ctx jc;
-    jobs_list(arg, &jc);
-    cf_http_resp_json(resp, 200, cf_rest_jobs(jc.views, jc.n));
+    pthread_mutex_lock(&c->lock);
+    jobs_list(c, &jc);
+    cJSON *body = cf_rest_jobs(jc.views, jc.n);
     jobs_free(&jc);
+    pthread_mutex_unlock(&c->lock);
+    cf_http_resp_json(resp, 200, body);
 }
 
 static void h_jobs_overview(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
     (void)req;
+    struct cf_coord *c = arg;
     struct jobs_ctx jc;
-    jobs_list(arg, &jc);
-    cf_http_resp_json(resp, 200, cf_rest_jobs_overview(jc.views, jc.n));
+    pthread_mutex_lock(&c->lock);
+    jobs_list(c, &jc);
+    cJSON *body = cf_rest_jobs_overview(jc.views, jc.n);
     jobs_free(&jc);
+    pthread_mutex_unlock(&c->lock);
+    cf_http_resp_json(resp, 200, body);
 }
 
 static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
@@ -757,17 +915,7 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
     pthread_mutex_lock(&c->lock);
     struct job *live = cf_coord_live_job(c, jid ? jid : "");
     if (live && live->plan) {
-        int nv = live->plan->nvertices;
-        struct cf_runtime_vertex_stats *vs = cf_calloc((size_t)nv, sizeof(*vs));
-        for (int x = 0; x < live->nmetrics; x++) {
-            struct cf_runtime_vertex_stats *t = &vs[live->metrics[x].vertex];
-            t->records_in += live->metrics[x].records_in;
-            t->records_out += live->metrics[x].records_out;
-            t->backpressured_ns += live->metrics[x].backpressured_ms * 1000000;
-        }
-        for (int x = 0; x < nv && live->rec.state == CF_JOB_RUNNING; x++) {
-            vs[x].subtasks_running = live->plan->vertices[x].parallelism;
-        }
+        struct cf_job_totals *t = job_totals(live);
         struct cf_job_view v = {.id = live->rec.id,
                                 .name = live->rec.name,
                                 .state = live->rec.state,
@@ -775,38 +923,100 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
                                 .end_time = -1,
                                 .now = cf_now_ms(),
                                 .plan = live->plan,
-                                .vstats = vs};
+                                .vstats = t->vertices};
         memcpy(v.state_since, live->state_since, sizeof(v.state_since));
         cJSON *body = cf_rest_job_details(&v);
-        cf_free(vs);
+        job_totals_free(t);
         pthread_mutex_unlock(&c->lock);
         cf_http_resp_json(resp, 200, body);
         return;
     }
     int rc = cf_jobstore_get(c->jobs, jid ? jid : "", &rec);
+    const struct cf_job_archive *a = rc ? NULL : find_archive(c, rec.id);
+    struct cf_runtime_vertex_stats *vs = NULL;
+    int nv = 0;
+    if (a && a->totals) {
+        nv = a->totals->nvertices;
+        vs = cf_calloc((size_t)nv, sizeof(*vs));
+        memcpy(vs, a->totals->vertices, (size_t)nv * sizeof(*vs));
+    }
     pthread_mutex_unlock(&c->lock);
     if (rc) {
         cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");
         return;
     }
+    /* An ended job: its vertices from the stored spec, with the final counters if kept. */
+    struct cf_err err;
+    cf_err_clear(&err);
+    struct cf_plan *plan = plan_spec(rec.spec, rec.parallelism, &err);
     struct cf_job_view v = {.id = rec.id,
                             .name = rec.name,
                             .state = rec.state,
                             .start_time = rec.start_time,
                             .end_time = rec.end_time,
-                            .now = cf_now_ms()};
+                            .now = cf_now_ms(),
+                            .plan = plan,
+                            .vstats = plan && plan->nvertices == nv ? vs : NULL};
     cf_http_resp_json(resp, 200, cf_rest_job_details(&v));
+    cf_plan_destroy(plan);
+    cf_free(vs);
     cf_job_record_clear(&rec);
 }
 
-/* POST /jobs: body = a job spec; ?parallelism=N. Validated here (400 with every problem),
- * scheduled and deployed by the monitor thread. */
+int cf_coord_submit(struct cf_coord *c, const struct cf_submit *sub, char job_id[CF_ID_LEN + 1],
+                    struct cf_err *err)
+{
+    char *text = cf_strndup(sub->spec, sub->len);
+    struct cf_plan *plan = plan_spec(text, sub->parallelism, err);
+    char *restore = NULL;
+    int64_t restore_id = 0;
+    const char *sp = sub->savepoint_path;
+    if (plan && sp && *sp) {
+        /* Check the savepoint now, so a wrong path or state that fits no operator is an
+         * error naming it rather than a failing job. */
+        if (cf_ckpt_check_restore(plan, sp, sub->allow_non_restored, &restore_id, err) != 0) {
+            cf_plan_destroy(plan);
+            plan = NULL;
+        } else {
+            restore = cf_strdup(sp);
+        }
+    }
+    if (!plan) {
+        cf_free(text);
+        return -1;
+    }
+    struct job *j = cf_new(struct job);
+    cf_id_new(j->rec.id);
+    j->rec.name = cf_strdup(plan->spec->name);
+    j->rec.spec = text;
+    j->rec.parallelism = sub->parallelism;
+    j->rec.start_time = cf_now_ms();
+    j->rec.end_time = -1;
+    j->plan = plan;
+    j->nslots = cf_plan_slots(plan);
+    j->attempt = 1;
+    j->rec.restore_path = restore;
+    j->rec.allow_non_restored = sub->allow_non_restored;
+    cf_ckpt_job_init(j);
+    j->ck.last_id = restore_id; /* checkpoint ids continue after the savepoint's */
+    snprintf(job_id, CF_ID_LEN + 1, "%s", j->rec.id);
+    pthread_mutex_lock(&c->lock);
+    job_set_state(c, j, CF_JOB_CREATED);
+    j->next = c->live;
+    c->live = j;
+    pthread_cond_broadcast(&c->stop_cond);
+    pthread_mutex_unlock(&c->lock);
+    cf_note("job %s (%s) submitted: %d slots", job_id, plan->spec->name, cf_plan_slots(plan));
+    return 0;
+}
+
+/* POST /jobs: body = a job spec; ?parallelism=N, savepointPath, allowNonRestoredState.
+ * Validated here (400 with every problem), scheduled and deployed by the monitor thread. */
 static void h_submit(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
     struct cf_coord *c = arg;
-    size_t len;
-    const char *body = cf_http_req_body(req, &len);
-    int parallelism = 0;
+    struct cf_submit sub = {0};
+    sub.spec = cf_http_req_body(req, &sub.len);
     const char *p = cf_http_req_query(req, "parallelism");
     if (p && *p) {
         char *end;
@@ -815,75 +1025,32 @@ static void h_submit(void *arg, struct cf_http_req *req, struct cf_http_resp *re
             cf_http_resp_error(resp, 400, "parallelism: must be an integer between 1 and 4096");
             return;
         }
-        parallelism = (int)v;
+        sub.parallelism = (int)v;
     }
-    const char *sp = cf_http_req_query(req, "savepointPath");
+    sub.savepoint_path = cf_http_req_query(req, "savepointPath");
     const char *anr = cf_http_req_query(req, "allowNonRestoredState");
-    int allow_non_restored = anr && (!strcmp(anr, "true") || !strcmp(anr, "1"));
+    sub.allow_non_restored = anr && (!strcmp(anr, "true") || !strcmp(anr, "1"));
     struct cf_err err;
     cf_err_clear(&err);
-    char *text = cf_strndup(body, len);
-    struct cf_plan *plan = plan_spec(text, parallelism, &err);
-    char *restore = NULL;
-    int64_t restore_id = 0;
-    if (plan && sp && *sp) {
-        /* Check the savepoint now, so a wrong path or state that fits no operator is a 400
-         * naming it rather than a failing job. */
-        if (cf_ckpt_check_restore(plan, sp, allow_non_restored, &restore_id, &err) != 0) {
-            cf_plan_destroy(plan);
-            plan = NULL;
-        } else {
-            restore = cf_strdup(sp);
-        }
-    }
-    if (!plan) {
+    char jid[CF_ID_LEN + 1];
+    if (cf_coord_submit(c, &sub, jid, &err) != 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(o, "errors");
         for (char *line = strtok(err.msg, "\n"); line; line = strtok(NULL, "\n")) {
             cJSON_AddItemToArray(arr, cJSON_CreateString(line));
         }
         cf_http_resp_json(resp, 400, o);
-        cf_free(text);
         return;
     }
-    struct job *j = cf_new(struct job);
-    cf_id_new(j->rec.id);
-    j->rec.name = cf_strdup(plan->spec->name);
-    j->rec.spec = text;
-    j->rec.parallelism = parallelism;
-    j->rec.start_time = cf_now_ms();
-    j->rec.end_time = -1;
-    j->plan = plan;
-    j->nslots = cf_plan_slots(plan);
-    j->attempt = 1;
-    j->rec.restore_path = restore;
-    j->rec.allow_non_restored = allow_non_restored;
-    cf_ckpt_job_init(j);
-    j->ck.last_id = restore_id; /* checkpoint ids continue after the savepoint's */
-    pthread_mutex_lock(&c->lock);
-    job_set_state(c, j, CF_JOB_CREATED);
-    j->next = c->live;
-    c->live = j;
-    pthread_cond_broadcast(&c->stop_cond);
-    pthread_mutex_unlock(&c->lock);
-    cf_info("job %s (%s) submitted: %d slots", j->rec.id, j->rec.name, j->nslots);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jobid", j->rec.id);
+    cJSON_AddStringToObject(o, "jobid", jid);
     cf_http_resp_json(resp, 202, o);
 }
 
-/* PATCH /jobs/:jid?mode=cancel */
-static void h_cancel(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+int cf_coord_cancel(struct cf_coord *c, const char *jid, struct cf_err *err)
 {
-    struct cf_coord *c = arg;
-    const char *jid = cf_http_req_param(req, "jid");
-    const char *mode = cf_http_req_query(req, "mode");
-    if (mode && strcmp(mode, "cancel") != 0) {
-        cf_http_resp_error(resp, 400, "mode '%s' is not supported (use mode=cancel)", mode);
-        return;
-    }
     pthread_mutex_lock(&c->lock);
-    struct job *j = cf_coord_live_job(c, jid ? jid : "");
+    struct job *j = cf_coord_live_job(c, jid);
     int known = j != NULL;
     if (j && !j->cancel_requested) {
         j->cancel_requested = 1;
@@ -891,16 +1058,77 @@ static void h_cancel(void *arg, struct cf_http_req *req, struct cf_http_resp *re
         pthread_cond_broadcast(&c->stop_cond);
     }
     struct cf_job_record rec;
-    int stored = !known && cf_jobstore_get(c->jobs, jid ? jid : "", &rec) == 0;
+    int stored = !known && cf_jobstore_get(c->jobs, jid, &rec) == 0;
     pthread_mutex_unlock(&c->lock);
     if (known) {
+        return 202;
+    }
+    if (stored) {
+        cf_err_set(err, CF_EFAILED, "job %s is already %s", rec.id, cf_job_state_name(rec.state));
+        cf_job_record_clear(&rec);
+        return 409;
+    }
+    cf_err_set(err, CF_ENOENT, "job %s not found", jid);
+    return 404;
+}
+
+/* PATCH /jobs/:jid?mode=cancel */
+static void h_cancel(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    const char *jid = cf_http_req_param(req, "jid");
+    const char *mode = cf_http_req_query(req, "mode");
+    if (mode && strcmp(mode, "cancel") != 0) {
+        cf_http_resp_error(resp, 400, "mode '%s' is not supported (use mode=cancel)", mode);
+        return;
+    }
+    struct cf_err err;
+    cf_err_clear(&err);
+    int status = cf_coord_cancel(arg, jid ? jid : "", &err);
+    if (status == 202) {
         cf_http_resp_json(resp, 202, cJSON_CreateObject());
-    } else if (stored) {
-        cf_http_resp_error(resp, 409, "job %s is already %s", rec.id, cf_job_state_name(rec.state));
+    } else {
+        cf_http_resp_error(resp, status, "%s", err.msg);
+    }
+}
+
+int cf_coord_job_status(struct cf_coord *c, const char *jid, struct cf_coord_job_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&c->lock);
+    const struct job *j = cf_coord_live_job(c, jid);
+    struct cf_job_record rec;
+    int rc = 0;
+    if (j) {
+        st->state = j->rec.state;
+        snprintf(st->failure, sizeof(st->failure), "%s", j->rec.failure ? j->rec.failure : "");
+        st->totals = j->plan ? job_totals(j) : NULL;
+    } else if (cf_jobstore_get(c->jobs, jid, &rec) == 0) {
+        st->state = rec.state;
+        snprintf(st->failure, sizeof(st->failure), "%s", rec.failure ? rec.failure : "");
+        const struct cf_job_archive *a = find_archive(c, jid);
+        if (a && a->totals) {
+            st->totals = cf_new(struct cf_job_totals);
+            *st->totals = *a->totals;
+            st->totals->vertices =
+                cf_calloc((size_t)a->totals->nvertices + 1, sizeof(*st->totals->vertices));
+            memcpy(st->totals->vertices, a->totals->vertices,
+                   (size_t)a->totals->nvertices * sizeof(*st->totals->vertices));
+            st->totals->ops = cf_calloc((size_t)a->totals->nops + 1, sizeof(*st->totals->ops));
+            memcpy(st->totals->ops, a->totals->ops,
+                   (size_t)a->totals->nops * sizeof(*st->totals->ops));
+        }
         cf_job_record_clear(&rec);
     } else {
-        cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");
+        rc = -1;
     }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+void cf_coord_job_status_clear(struct cf_coord_job_status *st)
+{
+    job_totals_free(st->totals);
+    st->totals = NULL;
 }
 
 /* Loads jobs that had not ended when the coordinator stopped: they restart from scratch
@@ -973,6 +1201,144 @@ static void h_plan(void *arg, struct cf_http_req *req, struct cf_http_resp *resp
 }
 
 /* GET /jobs/:jid/exceptions: the last failure (Flink's exceptionHistory shape). */
+/* ---- vertices ---- */
+
+static const char *const task_state_names[] = {
+    [CF__TASK_STATE__TASK_STATE_UNSPECIFIED] = "CREATED",
+    [CF__TASK_STATE__TASK_STATE_CREATED] = "CREATED",
+    [CF__TASK_STATE__TASK_STATE_DEPLOYING] = "DEPLOYING",
+    [CF__TASK_STATE__TASK_STATE_INITIALIZING] = "INITIALIZING",
+    [CF__TASK_STATE__TASK_STATE_RUNNING] = "RUNNING",
+    [CF__TASK_STATE__TASK_STATE_FINISHED] = "FINISHED",
+    [CF__TASK_STATE__TASK_STATE_CANCELING] = "CANCELING",
+    [CF__TASK_STATE__TASK_STATE_CANCELED] = "CANCELED",
+    [CF__TASK_STATE__TASK_STATE_FAILED] = "FAILED",
+};
+
+enum vertex_view { VX_DETAILS, VX_BACKPRESSURE, VX_WATERMARKS };
+
+/* Builds the body of a vertex endpoint from the subtasks' latest counters (lock held). */
+static cJSON *vertex_body(struct cf_coord *c, const struct cf_job_view *v, int vertex,
+                          const struct vmetric *ms, int nms, unsigned attempt,
+                          enum vertex_view what)
+{
+    int p = v->plan->vertices[vertex].parallelism;
+    struct cf_subtask_view *subs = cf_calloc((size_t)p, sizeof(*subs));
+    for (int s = 0; s < p; s++) {
+        subs[s].state = cf_job_state_terminal(v->state) ? cf_job_state_name(v->state)
+                        : v->state == CF_JOB_RUNNING    ? "DEPLOYING"
+                                                        : "CREATED";
+        subs[s].attempt = (int)attempt - 1;
+        subs[s].host = subs[s].worker_id = "";
+        subs[s].watermark = INT64_MIN;
+    }
+    for (int x = 0; x < nms; x++) {
+        const struct vmetric *vm = &ms[x];
+        if (vm->vertex != vertex || vm->subtask >= p) {
+            continue;
+        }
+        struct cf_subtask_view *sv = &subs[vm->subtask];
+        if (vm->state > 0 && vm->state <= CF__TASK_STATE__TASK_STATE_FAILED) {
+            sv->state = task_state_names[vm->state];
+        }
+        int w = find_worker(c, vm->worker_id);
+        sv->host = w >= 0 ? c->workers[w].host : "";
+        sv->worker_id = vm->worker_id;
+        sv->records_in = vm->records_in;
+        sv->records_out = vm->records_out;
+        sv->backpressured_ms = vm->backpressured_ms;
+        sv->bp_ratio = vm->bp_ratio;
+        sv->watermark = vm->watermark;
+    }
+    cJSON *body = what == VX_DETAILS        ? cf_rest_vertex_details(v, vertex, subs)
+                  : what == VX_BACKPRESSURE ? cf_rest_vertex_backpressure(v, vertex, subs)
+                                            : cf_rest_vertex_watermarks(v, vertex, subs);
+    cf_free(subs);
+    return body;
+}
+
+/* The vertex of a plan whose id is vid, or -1. */
+static int vertex_of(const char *jid, const struct cf_plan *plan, const char *vid)
+{
+    for (int x = 0; plan && x < plan->nvertices; x++) {
+        char id[33];
+        cf_rest_vertex_id(jid, x, id);
+        if (!strcmp(id, vid)) {
+            return x;
+        }
+    }
+    return -1;
+}
+
+/* GET /jobs/:jid/vertices/:vid[/backpressure|/watermarks], of running and ended jobs. */
+static void vertex_endpoint(struct cf_coord *c, struct cf_http_req *req, struct cf_http_resp *resp,
+                            enum vertex_view what)
+{
+    const char *jid = cf_http_req_param(req, "jid");
+    const char *vid = cf_http_req_param(req, "vid");
+    jid = jid ? jid : "";
+    vid = vid ? vid : "";
+    struct cf_job_record rec;
+    struct cf_plan *stored_plan = NULL;
+    pthread_mutex_lock(&c->lock);
+    const struct job *j = cf_coord_live_job(c, jid);
+    int found = j && j->plan;
+    if (!found && cf_jobstore_get(c->jobs, jid, &rec) == 0) {
+        /* Ended: the plan from the stored spec, the counters from the archive if kept. */
+        struct cf_err err;
+        cf_err_clear(&err);
+        stored_plan = plan_spec(rec.spec, rec.parallelism, &err);
+        found = 1;
+    } else {
+        memset(&rec, 0, sizeof(rec));
+    }
+    if (!found) {
+        pthread_mutex_unlock(&c->lock);
+        cf_http_resp_error(resp, 404, "job %s not found", jid);
+        return;
+    }
+    const struct cf_job_record *r = j && j->plan ? &j->rec : &rec;
+    const struct cf_plan *plan = j && j->plan ? j->plan : stored_plan;
+    int vertex = vertex_of(r->id, plan, vid);
+    cJSON *body = NULL;
+    if (vertex >= 0) {
+        struct cf_job_view v = {.id = r->id,
+                                .name = r->name,
+                                .state = r->state,
+                                .start_time = r->start_time,
+                                .end_time = r->end_time,
+                                .now = cf_now_ms(),
+                                .plan = plan};
+        const struct cf_job_archive *a = j && j->plan ? NULL : find_archive(c, r->id);
+        body = j && j->plan ? vertex_body(c, &v, vertex, j->metrics, j->nmetrics, j->attempt, what)
+               : a          ? vertex_body(c, &v, vertex, a->metrics, a->nmetrics, a->attempt, what)
+                            : vertex_body(c, &v, vertex, NULL, 0, 1, what);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (body) {
+        cf_http_resp_json(resp, 200, body);
+    } else {
+        cf_http_resp_error(resp, 404, "job %s has no vertex %s", jid, vid);
+    }
+    cf_plan_destroy(stored_plan);
+    cf_job_record_clear(&rec);
+}
+
+static void h_vertex(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    vertex_endpoint(arg, req, resp, VX_DETAILS);
+}
+
+static void h_vertex_backpressure(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    vertex_endpoint(arg, req, resp, VX_BACKPRESSURE);
+}
+
+static void h_vertex_watermarks(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
+{
+    vertex_endpoint(arg, req, resp, VX_WATERMARKS);
+}
+
 static void h_exceptions(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
     struct cf_coord *c = arg;
@@ -1020,17 +1386,39 @@ static void h_metrics(void *arg, struct cf_http_req *req, struct cf_http_resp *r
     cf_buf_appendf(&b, "# TYPE creekflow_slots_total gauge\ncreekflow_slots_total %d\n", slots);
     cf_buf_appendf(&b, "# TYPE creekflow_slots_available gauge\ncreekflow_slots_available %d\n",
                    free_slots);
-    static const char *const names[] = {"records_in", "records_out"};
+    static const char *const names[] = {"records_in", "records_out", "records_dropped"};
     for (int m = 0; m < 2; m++) {
         cf_buf_appendf(&b, "# TYPE creekflow_task_%s_total counter\n", names[m]);
         for (struct job *j = c->live; j; j = j->next) {
             for (int x = 0; x < j->nmetrics; x++) {
                 const struct vmetric *vm = &j->metrics[x];
                 cf_buf_appendf(&b,
-                               "creekflow_task_%s_total{job_id=\"%s\",vertex=\"%d\",worker=\"%s\"} "
-                               "%llu\n",
-                               names[m], j->rec.id, vm->vertex, vm->worker_id,
+                               "creekflow_task_%s_total{job_id=\"%s\",vertex=\"%d\",subtask=\"%d\","
+                               "worker=\"%s\"} %llu\n",
+                               names[m], j->rec.id, vm->vertex, vm->subtask, vm->worker_id,
                                (unsigned long long)(m == 0 ? vm->records_in : vm->records_out));
+            }
+        }
+    }
+    for (int m = 0; m < 3; m++) {
+        cf_buf_appendf(&b, "# TYPE creekflow_operator_%s_total counter\n", names[m]);
+        for (struct job *j = c->live; j; j = j->next) {
+            for (int x = 0; x < j->nmetrics; x++) {
+                const struct vmetric *vm = &j->metrics[x];
+                for (int i = 0; i < j->plan->nops; i++) {
+                    if (j->plan->ops[i].vertex != vm->vertex) {
+                        continue;
+                    }
+                    const struct cf_runtime_op_stats *os = &vm->ops[i];
+                    cf_buf_appendf(&b,
+                                   "creekflow_operator_%s_total{job_id=\"%s\",operator=\"%s\","
+                                   "vertex=\"%d\",subtask=\"%d\",worker=\"%s\"} %llu\n",
+                                   names[m], j->rec.id, j->plan->ops[i].decl.id, vm->vertex,
+                                   vm->subtask, vm->worker_id,
+                                   (unsigned long long)(m == 0   ? os->records_in
+                                                        : m == 1 ? os->records_out
+                                                                 : os->dropped));
+                }
             }
         }
     }
@@ -1095,6 +1483,10 @@ struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err 
     cf_http_route(c->http, "PATCH", "/jobs/:jid", h_cancel, c);
     cf_http_route(c->http, "GET", "/jobs/:jid/plan", h_plan, c);
     cf_http_route(c->http, "GET", "/jobs/:jid/exceptions", h_exceptions, c);
+    cf_http_route(c->http, "GET", "/jobs/:jid/vertices/:vid", h_vertex, c);
+    cf_http_route(c->http, "GET", "/jobs/:jid/vertices/:vid/backpressure", h_vertex_backpressure,
+                  c);
+    cf_http_route(c->http, "GET", "/jobs/:jid/vertices/:vid/watermarks", h_vertex_watermarks, c);
     cf_http_route(c->http, "GET", "/metrics", h_metrics, c);
     cf_ckpt_serve(c);
     if (cf_rpc_server_start(c->rpc) != 0 || cf_http_server_start(c->http) != 0) {
@@ -1139,6 +1531,11 @@ void cf_coord_stop(struct cf_coord *c)
     }
     cf_jobstore_close(c->jobs);
     cf_ckpt_ops_free(c);
+    while (c->archive) {
+        struct cf_job_archive *a = c->archive;
+        c->archive = a->next;
+        archive_free(a);
+    }
     for (int i = 0; i < c->nworkers; i++) {
         cf_rpc_channel_destroy(c->workers[i].ch);
     }

@@ -76,16 +76,21 @@ struct cf_job_ckpt {
     int64_t latest_completed, latest_savepoint, latest_failed; /* ids in history, 0 if none */
 };
 
-/* The checkpoint statistics of an ended job, for GET /jobs/:jid/checkpoints. */
-#define CF_CKPT_ARCHIVE 64
-struct cf_ckpt_archive {
+/* What the REST API still shows of an ended job: its final counters (GET /jobs/:jid) and
+ * checkpoint statistics (GET /jobs/:jid/checkpoints). */
+#define CF_JOB_ARCHIVE 64
+struct cf_job_archive {
     char job_id[CF_ID_LEN + 1];
+    struct cf_job_totals *totals;
+    struct vmetric *metrics; /* the last attempt's subtasks */
+    int nmetrics;
+    unsigned attempt;
     struct cf_job_ckpt ck; /* statistics only: no pointers */
     /* Checkpoint directories not retained are swept once more after the job ended (late
      * uploads of aborted checkpoints): the latest checkpoint's URL and the retained list. */
     char *sweep_dir;
     char *sweep_retained;
-    struct cf_ckpt_archive *next;
+    struct cf_job_archive *next;
 };
 
 struct worker {
@@ -101,11 +106,16 @@ struct worker {
     struct cf_rpc_channel *ch; /* to its Worker service; used by the monitor thread */
 };
 
-/* Counters of one vertex's subtasks on one worker, from its heartbeats. */
+/* Counters of one subtask, from the heartbeats and the final report of its worker. */
 struct vmetric {
     char worker_id[128];
-    int vertex;
-    uint64_t records_in, records_out, backpressured_ms;
+    int vertex, subtask;
+    int state; /* Cf__TaskState */
+    uint64_t records_in, records_out, bytes_in, backpressured_ms;
+    int64_t watermark; /* CF_TS_MIN: none yet */
+    double bp_ratio;   /* share of the time between its last two samples spent blocked */
+    int64_t sample_ms; /* monotonic time of the last sample */
+    struct cf_runtime_op_stats *ops; /* indexed by operator (plan->nops); its vertex's filled */
 };
 
 /* One worker's part of a job attempt. */
@@ -131,7 +141,7 @@ struct job {
     int64_t not_before_ms; /* restart delay (monotonic) */
     int64_t restart_delay_ms;
     int64_t state_since[CF_JOB__COUNT];
-    struct vmetric *metrics; /* the latest counters per (worker, vertex) of this attempt */
+    struct vmetric *metrics; /* the latest counters per subtask of this attempt */
     int nmetrics, cap_metrics;
     int stop_with_savepoint;           /* a stop's savepoint completed: the job ends FINISHED */
     int64_t failures[CF_FAILURE_RING]; /* failure_rate: monotonic times of the last failures */
@@ -154,8 +164,8 @@ struct cf_coord {
     struct cf_rpc_server *rpc;
     pthread_t monitor;
     int monitor_started;
-    struct cf_savepoint_op *savepoints;   /* every savepoint request, newest first */
-    struct cf_ckpt_archive *ckpt_archive; /* ended jobs' statistics, newest first */
+    struct cf_savepoint_op *savepoints; /* every savepoint request, newest first */
+    struct cf_job_archive *archive;     /* ended jobs, newest first */
 };
 
 /* The job with this id among the live ones, or NULL (lock held). */
@@ -181,8 +191,8 @@ void cf_ckpt_restore_failed(struct cf_coord *c, struct job *j, const char *failu
 /* Where the next attempt restores from ("" : no state), and the id it continues after. */
 const char *cf_ckpt_restore_path(const struct job *j, int64_t *id);
 void cf_ckpt_ops_free(struct cf_coord *c);
-/* Keeps the statistics of a job that ends (before it is freed). */
-void cf_ckpt_job_archive(struct cf_coord *c, const struct job *j);
+/* Copies the checkpoint statistics of a job that ends into its archive entry. */
+void cf_ckpt_job_archive(struct cf_job_archive *a, const struct job *j);
 /* Reads the _metadata of a savepoint or checkpoint directory and checks that its state
  * fits the plan (operator ids, max_parallelism); any thread, no lock needed. */
 int cf_ckpt_check_restore(const struct cf_plan *plan, const char *path, int allow_non_restored,

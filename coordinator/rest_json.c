@@ -189,6 +189,23 @@ cJSON *cf_rest_job_plan(const struct cf_job_view *j)
     return o;
 }
 
+/* The "metrics" object of a vertex or subtask, with Flink's names. */
+static void add_io_metrics(cJSON *x, uint64_t in, uint64_t out, uint64_t bp_ms, int done)
+{
+    cJSON *m = cJSON_AddObjectToObject(x, "metrics");
+    cJSON_AddNumberToObject(m, "read-bytes", 0);
+    cJSON_AddBoolToObject(m, "read-bytes-complete", done);
+    cJSON_AddNumberToObject(m, "write-bytes", 0);
+    cJSON_AddBoolToObject(m, "write-bytes-complete", done);
+    cJSON_AddNumberToObject(m, "read-records", (double)in);
+    cJSON_AddBoolToObject(m, "read-records-complete", done);
+    cJSON_AddNumberToObject(m, "write-records", (double)out);
+    cJSON_AddBoolToObject(m, "write-records-complete", done);
+    cJSON_AddNumberToObject(m, "accumulated-backpressured-time", (double)bp_ms);
+    cJSON_AddNumberToObject(m, "accumulated-idle-time", 0);
+    cJSON_AddNumberToObject(m, "accumulated-busy-time", 0);
+}
+
 cJSON *cf_rest_job_details(const struct cf_job_view *j)
 {
     cJSON *o = cJSON_CreateObject();
@@ -229,20 +246,8 @@ cJSON *cf_rest_job_details(const struct cf_job_view *j)
         cJSON_AddNumberToObject(x, "end-time", (double)j->end_time);
         cJSON_AddNumberToObject(x, "duration", (double)duration(j));
         add_task_counts(x, "tasks", vx->parallelism, running, finished, j->state);
-        cJSON *m = cJSON_AddObjectToObject(x, "metrics");
-        int done = cf_job_state_terminal(j->state);
-        cJSON_AddNumberToObject(m, "read-bytes", 0);
-        cJSON_AddBoolToObject(m, "read-bytes-complete", done);
-        cJSON_AddNumberToObject(m, "write-bytes", 0);
-        cJSON_AddBoolToObject(m, "write-bytes-complete", done);
-        cJSON_AddNumberToObject(m, "read-records", st ? (double)st->records_in : 0);
-        cJSON_AddBoolToObject(m, "read-records-complete", done);
-        cJSON_AddNumberToObject(m, "write-records", st ? (double)st->records_out : 0);
-        cJSON_AddBoolToObject(m, "write-records-complete", done);
-        cJSON_AddNumberToObject(m, "accumulated-backpressured-time",
-                                st ? (double)(st->backpressured_ns / 1000000) : 0);
-        cJSON_AddNumberToObject(m, "accumulated-idle-time", 0);
-        cJSON_AddNumberToObject(m, "accumulated-busy-time", 0);
+        add_io_metrics(x, st ? st->records_in : 0, st ? st->records_out : 0,
+                       st ? st->backpressured_ns / 1000000 : 0, cf_job_state_terminal(j->state));
         cJSON_AddItemToArray(vertices, x);
     }
     cJSON *sc = cJSON_AddObjectToObject(o, "status-counts");
@@ -256,4 +261,82 @@ cJSON *cf_rest_job_details(const struct cf_job_view *j)
     cJSON_AddItemToObject(o, "plan", cJSON_DetachItemFromObject(plan, "plan"));
     cJSON_Delete(plan);
     return o;
+}
+
+cJSON *cf_rest_vertex_details(const struct cf_job_view *j, int vertex,
+                              const struct cf_subtask_view *subs)
+{
+    const struct cf_plan_vertex *vx = &j->plan->vertices[vertex];
+    char id[33];
+    cf_rest_vertex_id(j->id, vertex, id);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "name", vx->name);
+    cJSON_AddNumberToObject(o, "parallelism", vx->parallelism);
+    cJSON_AddNumberToObject(o, "maxParallelism", j->plan->max_parallelism);
+    cJSON_AddNumberToObject(o, "now", (double)j->now);
+    cJSON *arr = cJSON_AddArrayToObject(o, "subtasks");
+    for (int s = 0; s < vx->parallelism; s++) {
+        const struct cf_subtask_view *sv = &subs[s];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "subtask", s);
+        cJSON_AddStringToObject(x, "status", sv->state);
+        cJSON_AddNumberToObject(x, "attempt", sv->attempt);
+        cJSON_AddStringToObject(x, "host", sv->host);
+        cJSON_AddStringToObject(x, "taskmanager-id", sv->worker_id);
+        cJSON_AddNumberToObject(x, "start-time", (double)j->start_time);
+        cJSON_AddNumberToObject(x, "end-time", (double)j->end_time);
+        cJSON_AddNumberToObject(x, "duration", (double)duration(j));
+        add_io_metrics(x, sv->records_in, sv->records_out, sv->backpressured_ms,
+                       cf_job_state_terminal(j->state));
+        cJSON_AddItemToArray(arr, x);
+    }
+    return o;
+}
+
+/* Flink's levels: a back-pressured share of time up to 10% is ok, up to 50% low. */
+static const char *bp_level(double ratio)
+{
+    return ratio <= 0.10 ? "ok" : ratio <= 0.5 ? "low" : "high";
+}
+
+cJSON *cf_rest_vertex_backpressure(const struct cf_job_view *j, int vertex,
+                                   const struct cf_subtask_view *subs)
+{
+    const struct cf_plan_vertex *vx = &j->plan->vertices[vertex];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    double worst = 0;
+    cJSON *arr = cJSON_CreateArray();
+    for (int s = 0; s < vx->parallelism; s++) {
+        double r = subs[s].bp_ratio;
+        worst = r > worst ? r : worst;
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "subtask", s);
+        cJSON_AddNumberToObject(x, "attempt-number", subs[s].attempt);
+        cJSON_AddStringToObject(x, "backpressure-level", bp_level(r));
+        cJSON_AddNumberToObject(x, "ratio", r);
+        cJSON_AddNumberToObject(x, "backPressuredRatio", r);
+        cJSON_AddItemToArray(arr, x);
+    }
+    cJSON_AddStringToObject(o, "backpressure-level", bp_level(worst));
+    cJSON_AddNumberToObject(o, "end-timestamp", (double)j->now);
+    cJSON_AddItemToObject(o, "subtasks", arr);
+    return o;
+}
+
+cJSON *cf_rest_vertex_watermarks(const struct cf_job_view *j, int vertex,
+                                 const struct cf_subtask_view *subs)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int s = 0; s < j->plan->vertices[vertex].parallelism; s++) {
+        char id[64], value[32];
+        snprintf(id, sizeof(id), "%d.currentInputWatermark", s);
+        snprintf(value, sizeof(value), "%lld", (long long)subs[s].watermark);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "id", id);
+        cJSON_AddStringToObject(x, "value", value);
+        cJSON_AddItemToArray(arr, x);
+    }
+    return arr;
 }

@@ -53,6 +53,26 @@ struct cJSON *cf_rest_jobs_overview(const struct cf_job_view *jobs, int n);
 struct cJSON *cf_rest_job_details(const struct cf_job_view *job);
 /* GET /jobs/:jid/plan */
 struct cJSON *cf_rest_job_plan(const struct cf_job_view *job);
+/* One subtask of a vertex, for the vertex endpoints. */
+struct cf_subtask_view {
+    const char *state; /* RUNNING, FINISHED, ... */
+    int attempt;       /* 0-based, as Flink counts */
+    const char *host;
+    const char *worker_id;
+    uint64_t records_in, records_out, backpressured_ms;
+    double bp_ratio;   /* share of the recent time spent back-pressured, 0..1 */
+    int64_t watermark; /* INT64_MIN: none yet */
+};
+
+/* GET /jobs/:jid/vertices/:vid, .../backpressure and .../watermarks; job->plan is set and
+ * subs has one entry per subtask of the vertex. */
+struct cJSON *cf_rest_vertex_details(const struct cf_job_view *job, int vertex,
+                                     const struct cf_subtask_view *subs);
+struct cJSON *cf_rest_vertex_backpressure(const struct cf_job_view *job, int vertex,
+                                          const struct cf_subtask_view *subs);
+struct cJSON *cf_rest_vertex_watermarks(const struct cf_job_view *job, int vertex,
+                                        const struct cf_subtask_view *subs);
+
 /* The "errors" body of every failed request. */
 struct cJSON *cf_rest_errors(const char *message);
 

@@ -522,7 +522,7 @@ static void conn_fail(struct dp_conn *conn, int call_hooks, int clean, const cha
         cf_error("data plane: connection %s %s failed with %u channel(s) open: %s",
                  conn->outgoing ? "to" : "from", conn->peer, conn->nopen, reason);
     } else {
-        cf_info("data plane: connection %s %s closed: %s", conn->outgoing ? "to" : "from",
+        cf_note("data plane: connection %s %s closed: %s", conn->outgoing ? "to" : "from",
                 conn->peer, reason);
     }
     /* Each channel is detached before its hook runs, so a hook that unregisters inputs finds

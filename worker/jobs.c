@@ -44,6 +44,86 @@ static const int task_state_of[] = {
     [CF_JOB_FAILED] = CF__TASK_STATE__TASK_STATE_FAILED,
 };
 
+/* The counters of one subtask of an attempt running here, with its operators'; NULL when
+ * the subtask runs on another worker. */
+static Cf__TaskMetrics *task_metrics(struct attempt *a, int v, int subtask)
+{
+    struct cf_runtime_subtask_stats st;
+    if (cf_runtime_subtask_stats(a->rt, v, subtask, &st) != 0) {
+        return NULL;
+    }
+    Cf__TaskMetrics *m = cf_new(Cf__TaskMetrics);
+    Cf__TaskMetrics init = CF__TASK_METRICS__INIT;
+    *m = init;
+    m->job_id = cf_strdup(a->job_id);
+    m->attempt = a->attempt;
+    m->vertex = (uint32_t)v;
+    m->subtask = (uint32_t)subtask;
+    m->records_in = st.records_in;
+    m->records_out = st.records_out;
+    m->backpressured_ms = st.backpressured_ns / 1000000;
+    m->watermark_ms = st.watermark;
+    m->state = st.state == CF_JOB_RUNNING        ? CF__TASK_STATE__TASK_STATE_RUNNING
+               : cf_job_state_terminal(st.state) ? (Cf__TaskState)task_state_of[st.state]
+                                                 : CF__TASK_STATE__TASK_STATE_CANCELING;
+    const struct cf_plan *plan = a->plan;
+    const struct cf_plan_vertex *pv = &plan->vertices[v];
+    m->operators = cf_calloc((size_t)pv->nops, sizeof(*m->operators));
+    for (int k = 0; k < pv->nops; k++) {
+        struct cf_runtime_op_stats os;
+        cf_runtime_subtask_op_stats(a->rt, pv->ops[k], subtask, &os);
+        Cf__OperatorMetrics *om = cf_new(Cf__OperatorMetrics);
+        Cf__OperatorMetrics oinit = CF__OPERATOR_METRICS__INIT;
+        *om = oinit;
+        om->op = (uint32_t)pv->ops[k];
+        om->records_in = os.records_in;
+        om->records_out = os.records_out;
+        om->side_out = os.side_out;
+        om->dropped = os.dropped;
+        om->bytes_in = os.bytes_in;
+        m->bytes_in += os.bytes_in;
+        m->operators[m->n_operators++] = om;
+    }
+    return m;
+}
+
+/* Every subtask of an attempt running here: appends to ms (room for plan_tasks(a)). */
+static size_t attempt_metrics(struct attempt *a, Cf__TaskMetrics **ms)
+{
+    size_t n = 0;
+    for (int v = 0; v < a->plan->nvertices; v++) {
+        for (int s = 0; s < a->plan->vertices[v].parallelism; s++) {
+            Cf__TaskMetrics *m = task_metrics(a, v, s);
+            if (m) {
+                ms[n++] = m;
+            }
+        }
+    }
+    return n;
+}
+
+static size_t plan_tasks(const struct attempt *a)
+{
+    size_t n = 0;
+    for (int v = 0; v < a->plan->nvertices; v++) {
+        n += (size_t)a->plan->vertices[v].parallelism;
+    }
+    return n;
+}
+
+static void task_metrics_free(Cf__TaskMetrics **ms, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < ms[i]->n_operators; k++) {
+            cf_free(ms[i]->operators[k]);
+        }
+        cf_free(ms[i]->operators);
+        cf_free(ms[i]->job_id);
+        cf_free(ms[i]);
+    }
+    cf_free(ms);
+}
+
 static void report(struct cf_worker_jobs *wj, struct attempt *a, int state)
 {
     Cf__TaskStateReport r = CF__TASK_STATE_REPORT__INIT;
@@ -55,6 +135,8 @@ static void report(struct cf_worker_jobs *wj, struct attempt *a, int state)
     r.failure = (char *)cf_runtime_failure(a->rt);
     r.worker_id = wj->worker_id;
     r.timestamp_ms = cf_now_ms();
+    r.metrics = cf_calloc(plan_tasks(a) + 1, sizeof(*r.metrics));
+    r.n_metrics = attempt_metrics(a, r.metrics);
     for (int tries = 0; tries < 5; tries++) {
         struct cf_err err;
         cf_err_clear(&err);
@@ -63,13 +145,14 @@ static void report(struct cf_worker_jobs *wj, struct attempt *a, int state)
                                 &cf__ack__descriptor, &ack, 5000, &err);
         if (rc == 0) {
             protobuf_c_message_free_unpacked(ack, NULL);
-            return;
+            break;
         }
         cf_warn("job %s: cannot report %s to the coordinator: %s", a->job_id,
                 cf_job_state_name(state), err.msg);
         struct timespec ts = {0, 200 * 1000000};
         nanosleep(&ts, NULL);
     }
+    task_metrics_free(r.metrics, r.n_metrics);
 }
 
 /* Reports and frees attempts that ended. */
@@ -89,7 +172,7 @@ static void *watch_main(void *arg)
             }
             *pp = a->next;
             pthread_mutex_unlock(&wj->lock);
-            cf_info("job %s attempt %u: %s here", a->job_id, a->attempt, cf_job_state_name(state));
+            cf_note("job %s attempt %u: %s here", a->job_id, a->attempt, cf_job_state_name(state));
             report(wj, a, state);
             cf_runtime_destroy(a->rt);
             cf_plan_destroy(a->plan);
@@ -98,7 +181,8 @@ static void *watch_main(void *arg)
             pp = &wj->attempts;
         }
         struct timespec ts;
-        cf_monotonic_timespec(cf_monotonic_ms() + 100, &ts);
+        /* Polled: an attempt's end is reported within 20 ms. */
+        cf_monotonic_timespec(cf_monotonic_ms() + 20, &ts);
         pthread_cond_timedwait(&wj->cond, &wj->lock, &ts);
     }
     pthread_mutex_unlock(&wj->lock);
@@ -377,7 +461,7 @@ static int rpc_deploy(void *arg, const uint8_t *req, size_t len, struct cf_buf *
     a->next = wj->attempts;
     wj->attempts = a;
     pthread_mutex_unlock(&wj->lock);
-    cf_info("job %s attempt %u: deployed %d of %d slots here", r->job_id, r->attempt, 0 + nslots,
+    cf_note("job %s attempt %u: deployed %d of %d slots here", r->job_id, r->attempt, 0 + nslots,
             nslots);
     ack(resp, 1, NULL);
     protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -461,29 +545,12 @@ void cf_worker_jobs_metrics(struct cf_worker_jobs *wj, void *heartbeat_request)
     pthread_mutex_lock(&wj->lock);
     size_t n = 0;
     for (struct attempt *a = wj->attempts; a; a = a->next) {
-        n += (size_t)a->plan->nvertices;
+        n += plan_tasks(a);
     }
     req->metrics = cf_calloc(n + 1, sizeof(*req->metrics));
     req->n_metrics = 0;
     for (struct attempt *a = wj->attempts; a; a = a->next) {
-        int state = cf_runtime_state(a->rt);
-        for (int v = 0; v < a->plan->nvertices; v++) {
-            struct cf_runtime_vertex_stats st;
-            cf_runtime_vertex_stats(a->rt, v, &st);
-            Cf__TaskMetrics *m = cf_new(Cf__TaskMetrics);
-            Cf__TaskMetrics init = CF__TASK_METRICS__INIT;
-            *m = init;
-            m->job_id = cf_strdup(a->job_id);
-            m->attempt = a->attempt;
-            m->vertex = (uint32_t)v;
-            m->subtask = ALL_SUBTASKS;
-            m->records_in = st.records_in;
-            m->records_out = st.records_out;
-            m->backpressured_ms = st.backpressured_ns / 1000000;
-            m->state = state == CF_JOB_RUNNING ? CF__TASK_STATE__TASK_STATE_RUNNING
-                                               : CF__TASK_STATE__TASK_STATE_CANCELING;
-            req->metrics[req->n_metrics++] = m;
-        }
+        req->n_metrics += attempt_metrics(a, req->metrics + req->n_metrics);
     }
     pthread_mutex_unlock(&wj->lock);
 }
@@ -491,11 +558,7 @@ void cf_worker_jobs_metrics(struct cf_worker_jobs *wj, void *heartbeat_request)
 void cf_worker_jobs_metrics_free(void *heartbeat_request)
 {
     Cf__HeartbeatRequest *req = heartbeat_request;
-    for (size_t i = 0; i < req->n_metrics; i++) {
-        cf_free(req->metrics[i]->job_id);
-        cf_free(req->metrics[i]);
-    }
-    cf_free(req->metrics);
+    task_metrics_free(req->metrics, req->n_metrics);
     req->metrics = NULL;
     req->n_metrics = 0;
 }

@@ -12,12 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/base/id.h"
 #include "common/base/log.h"
-#include "common/rpc/rpc.h"
-#include "worker/dataplane.h"
-#include "worker/jobs.h"
-#include "worker/membership.h"
+#include "worker/node.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -25,16 +21,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-static void on_coordinator_lost(void *arg)
-{
-    cf_worker_jobs_cancel_all(arg);
-}
-
-static void fill_metrics(void *arg, void *heartbeat_request)
-{
-    cf_worker_jobs_metrics(arg, heartbeat_request);
 }
 
 static int usage(void)
@@ -114,55 +100,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "cf-worker: --coordinator HOST:PORT is required\n");
         return usage();
     }
-    if (!advertise) {
-        advertise = strcmp(bind, "0.0.0.0") == 0 ? "127.0.0.1" : bind;
-    }
+    struct cf_worker_node_opts no = {.coordinator = coordinator,
+                                     .bind = bind,
+                                     .advertise = advertise,
+                                     .data_dir = data_dir,
+                                     .slots = slots,
+                                     .data_port = data_port,
+                                     .rpc_port = rpc_port};
     struct cf_err err;
     cf_err_clear(&err);
-    struct cf_dataplane *dp = cf_dataplane_create(bind, data_port, &err);
-    if (!dp) {
-        fprintf(stderr, "cf-worker: data plane: %s\n", err.msg);
-        return 1;
-    }
-    struct cf_rpc_server *rpc = cf_rpc_server_create(bind, rpc_port, &err);
-    if (!rpc) {
-        fprintf(stderr, "cf-worker: rpc: %s\n", err.msg);
-        cf_dataplane_destroy(dp);
-        return 1;
-    }
-    char id[CF_ID_LEN + 1];
-    cf_id_new(id);
-    char worker_id[80];
-    snprintf(worker_id, sizeof(worker_id), "%s:%d-%.8s", advertise, cf_rpc_server_port(rpc), id);
-    struct cf_worker_jobs *jobs = cf_worker_jobs_create(dp, worker_id, coordinator, &err);
-    if (!jobs) {
+    struct cf_worker_node *node = cf_worker_node_start(&no, &err);
+    if (!node) {
         fprintf(stderr, "cf-worker: %s\n", err.msg);
-        cf_rpc_server_destroy(rpc);
-        cf_dataplane_destroy(dp);
-        return 1;
-    }
-    cf_worker_jobs_set_data_dir(jobs, data_dir);
-    cf_worker_jobs_serve(jobs, rpc);
-    if (cf_rpc_server_start(rpc) != 0) {
-        fprintf(stderr, "cf-worker: cannot start the RPC server\n");
-        return 1;
-    }
-    struct cf_member_opts mo = {.coordinator = coordinator,
-                                .worker_id = worker_id,
-                                .host = advertise,
-                                .data_port = cf_dataplane_port(dp),
-                                .rpc_port = cf_rpc_server_port(rpc),
-                                .slots = slots,
-                                .on_lost = on_coordinator_lost,
-                                .fill_metrics = fill_metrics,
-                                .free_metrics = cf_worker_jobs_metrics_free,
-                                .arg = jobs};
-    struct cf_member *m = cf_member_start(&mo, &err);
-    if (!m) {
-        fprintf(stderr, "cf-worker: %s\n", err.msg);
-        cf_worker_jobs_destroy(jobs);
-        cf_rpc_server_destroy(rpc);
-        cf_dataplane_destroy(dp);
         return 1;
     }
     struct sigaction sa;
@@ -171,14 +120,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     fprintf(stderr, "cf-worker: %s: %d slots, data port %d, rpc port %d, coordinator %s\n",
-            worker_id, slots, cf_dataplane_port(dp), cf_rpc_server_port(rpc), coordinator);
+            cf_worker_node_id(node), slots, cf_worker_node_data_port(node),
+            cf_worker_node_rpc_port(node), coordinator);
     while (!g_stop) {
         pause();
     }
     cf_info("stopping");
-    cf_member_stop(m);
-    cf_rpc_server_destroy(rpc);
-    cf_worker_jobs_destroy(jobs);
-    cf_dataplane_destroy(dp);
+    cf_worker_node_stop(node);
     return 0;
 }

@@ -116,7 +116,7 @@ static void *member_main(void *arg)
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             continue;
         }
-        cf_info("registered with the coordinator at %s as %s (%d slots)", m->coordinator,
+        cf_note("registered with the coordinator at %s as %s (%d slots)", m->coordinator,
                 m->worker_id, m->opts.slots);
         set_registered(m, 1);
         backoff = 100;

@@ -93,7 +93,7 @@ static int deliver_watermark(struct cf_op *op, int64_t wm)
     if (wm <= op->watermark) {
         return 0;
     }
-    op->watermark = wm;
+    __atomic_store_n(&op->watermark, wm, __ATOMIC_RELAXED); /* read by metrics */
     if (op->decl->plugin->on_watermark) {
         return op->decl->plugin->on_watermark(op, wm);
     }
@@ -105,7 +105,7 @@ int cf_op_emit_watermark(struct cf_op *op, int64_t wm)
     if (wm <= op->out_watermark) {
         return 0;
     }
-    op->out_watermark = wm;
+    __atomic_store_n(&op->out_watermark, wm, __ATOMIC_RELAXED); /* read by metrics */
     for (int o = 0; o < op->decl->noutputs; o++) {
         struct cf_op_route *route = &op->routes[o];
         for (int t = 0; t < route->ntargets; t++) {
@@ -873,27 +873,68 @@ int64_t cf_runtime_end_ms(struct cf_runtime *rt)
     return rt->end_ms;
 }
 
-void cf_runtime_op_stats(struct cf_runtime *rt, int op_index, struct cf_runtime_op_stats *stats)
+void cf_runtime_subtask_op_stats(struct cf_runtime *rt, int op_index, int subtask,
+                                 struct cf_runtime_op_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     const struct cf_plan_op *pop = &rt->plan->ops[op_index];
-    const struct cf_plan_vertex *v = &rt->plan->vertices[pop->vertex];
-    int k = chain_pos(v, op_index);
-    for (int s = 0; s < v->parallelism; s++) {
-        if (task_of(rt, v->index, s)->remote) {
-            continue;
-        }
-        struct cf_op *op = &task_of(rt, v->index, s)->ops[k];
-        stats->records_in += CF_STAT_GET(op->metrics.records_in);
-        stats->records_out += CF_STAT_GET(op->metrics.records_out[0]);
-        stats->bytes_in += CF_STAT_GET(op->metrics.bytes_in);
-        for (int o = 0; o < CF_OP_MAX_OUTPUTS; o++) {
-            stats->dropped += CF_STAT_GET(op->metrics.dropped[o]);
-            if (o > 0) {
-                stats->side_out += CF_STAT_GET(op->metrics.records_out[o]);
-            }
+    const struct cf_task *task = task_of(rt, pop->vertex, subtask);
+    if (task->remote) {
+        return;
+    }
+    const struct cf_op *op = &task->ops[chain_pos(task->vertex, op_index)];
+    stats->records_in = CF_STAT_GET(op->metrics.records_in);
+    stats->records_out = CF_STAT_GET(op->metrics.records_out[0]);
+    stats->bytes_in = CF_STAT_GET(op->metrics.bytes_in);
+    for (int o = 0; o < CF_OP_MAX_OUTPUTS; o++) {
+        stats->dropped += CF_STAT_GET(op->metrics.dropped[o]);
+        if (o > 0) {
+            stats->side_out += CF_STAT_GET(op->metrics.records_out[o]);
         }
     }
+}
+
+void cf_runtime_op_stats(struct cf_runtime *rt, int op_index, struct cf_runtime_op_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    const struct cf_plan_vertex *v = &rt->plan->vertices[rt->plan->ops[op_index].vertex];
+    for (int s = 0; s < v->parallelism; s++) {
+        struct cf_runtime_op_stats one;
+        cf_runtime_subtask_op_stats(rt, op_index, s, &one);
+        stats->records_in += one.records_in;
+        stats->records_out += one.records_out;
+        stats->side_out += one.side_out;
+        stats->dropped += one.dropped;
+        stats->bytes_in += one.bytes_in;
+    }
+}
+
+int cf_runtime_subtask_stats(struct cf_runtime *rt, int vertex, int subtask,
+                             struct cf_runtime_subtask_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    struct cf_task *task = task_of(rt, vertex, subtask);
+    if (task->remote) {
+        return -1;
+    }
+    const struct cf_op *head = &task->ops[0];
+    stats->records_in = CF_STAT_GET(head->metrics.records_in);
+    for (int i = 0; i < task->nxw; i++) {
+        stats->records_out += CF_STAT_GET(task->xws[i]->records_out);
+    }
+    for (int k = 0; k < task->nops; k++) {
+        if (task->ops[k].decl->plugin->kind == CF_OP_KIND_SINK) {
+            stats->records_out += CF_STAT_GET(task->ops[k].metrics.records_in);
+        }
+    }
+    stats->backpressured_ns = (uint64_t)CF_STAT_GET(task->backpressured_ns);
+    stats->watermark = head->decl->plugin->kind == CF_OP_KIND_SOURCE
+                           ? CF_STAT_GET(head->out_watermark)
+                           : CF_STAT_GET(head->watermark);
+    pthread_mutex_lock(&rt->lock);
+    stats->state = task->state;
+    pthread_mutex_unlock(&rt->lock);
+    return 0;
 }
 
 void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
@@ -901,26 +942,17 @@ void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
 {
     memset(stats, 0, sizeof(*stats));
     const struct cf_plan_vertex *v = &rt->plan->vertices[vertex];
-    pthread_mutex_lock(&rt->lock);
     for (int s = 0; s < v->parallelism; s++) {
-        struct cf_task *task = task_of(rt, vertex, s);
-        if (task->remote) {
+        struct cf_runtime_subtask_stats one;
+        if (cf_runtime_subtask_stats(rt, vertex, s, &one) != 0) {
             continue;
         }
-        stats->records_in += CF_STAT_GET(task->ops[0].metrics.records_in);
-        for (int i = 0; i < task->nxw; i++) {
-            stats->records_out += CF_STAT_GET(task->xws[i]->records_out);
-        }
-        for (int k = 0; k < task->nops; k++) {
-            if (task->ops[k].decl->plugin->kind == CF_OP_KIND_SINK) {
-                stats->records_out += CF_STAT_GET(task->ops[k].metrics.records_in);
-            }
-        }
-        stats->backpressured_ns += CF_STAT_GET(task->backpressured_ns);
-        stats->subtasks_running += task->state == CF_JOB_RUNNING;
-        stats->subtasks_finished += task->state == CF_JOB_FINISHED;
+        stats->records_in += one.records_in;
+        stats->records_out += one.records_out;
+        stats->backpressured_ns += one.backpressured_ns;
+        stats->subtasks_running += one.state == CF_JOB_RUNNING;
+        stats->subtasks_finished += one.state == CF_JOB_FINISHED;
     }
-    pthread_mutex_unlock(&rt->lock);
 }
 
 void cf_runtime_destroy(struct cf_runtime *rt)

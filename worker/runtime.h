@@ -55,6 +55,13 @@ struct cf_runtime_vertex_stats {
     int subtasks_finished;
 };
 
+/* One subtask's counters. */
+struct cf_runtime_subtask_stats {
+    uint64_t records_in, records_out, backpressured_ns;
+    int64_t watermark; /* input watermark (output watermark for sources); CF_TS_MIN: none */
+    int state;         /* enum cf_job_state */
+};
+
 /* Instantiates every subtask (operators are opened in their threads). The plan must
  * outlive the runtime. */
 struct cf_runtime *cf_runtime_create(const struct cf_plan *plan, const char *job_id,
@@ -152,6 +159,12 @@ const char *cf_runtime_failure(struct cf_runtime *rt);
 void cf_runtime_op_stats(struct cf_runtime *rt, int op, struct cf_runtime_op_stats *stats);
 void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
                              struct cf_runtime_vertex_stats *stats);
+/* One subtask running here: 0, or -1 when it runs on another worker. Any thread. */
+int cf_runtime_subtask_stats(struct cf_runtime *rt, int vertex, int subtask,
+                             struct cf_runtime_subtask_stats *stats);
+/* One operator of one subtask (zeros when the subtask runs elsewhere). Any thread. */
+void cf_runtime_subtask_op_stats(struct cf_runtime *rt, int op_index, int subtask,
+                                 struct cf_runtime_op_stats *stats);
 int64_t cf_runtime_start_ms(struct cf_runtime *rt);
 int64_t cf_runtime_end_ms(struct cf_runtime *rt);
 /* Cancels if needed, joins the threads and frees everything. */

@@ -18,11 +18,14 @@ const char *cf_strerror(int code)
 int cf_err_set(struct cf_err *err, int code, const char *fmt, ...)
 {
     if (err) {
+        /* Formatted aside first: the arguments may include err->msg itself ("x: %s"). */
+        char msg[sizeof(err->msg)];
         va_list ap;
-        err->code = code;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        err->code = code;
+        memcpy(err->msg, msg, sizeof(msg));
     }
     return code;
 }

@@ -49,6 +49,18 @@ void cf_log_level_set(enum cf_log_level level)
     __atomic_store_n(&g_level, (int)level, __ATOMIC_RELAXED);
 }
 
+static int g_notes = CF_LOG_INFO;
+
+void cf_log_notes_set(enum cf_log_level level)
+{
+    __atomic_store_n(&g_notes, (int)level, __ATOMIC_RELAXED);
+}
+
+enum cf_log_level cf_log_notes_level(void)
+{
+    return (enum cf_log_level)__atomic_load_n(&g_notes, __ATOMIC_RELAXED);
+}
+
 void cf_log_ctx_set(const char *ctx)
 {
     if (ctx) {

@@ -35,6 +35,15 @@ void cf_log(enum cf_log_level level, const char *fmt, ...) __attribute__((format
 #define cf_error(...) cf_log(CF_LOG_ERROR, __VA_ARGS__)
 
 /*
+ * Notes: lines about the cluster's own workings (a worker registered, a job was deployed or
+ * changed state, a checkpoint completed). Logged at info by cf-coordinator and cf-worker;
+ * `cfctl local`, whose embedded cluster is an implementation detail, logs them at debug.
+ */
+void cf_log_notes_set(enum cf_log_level level);
+enum cf_log_level cf_log_notes_level(void);
+#define cf_note(...) cf_log(cf_log_notes_level(), __VA_ARGS__)
+
+/*
  * A rate limiter for repetitive log lines (bad records): allows `burst` lines, then one
  * per `interval_ms`, and counts what it suppressed. One per call site; not thread-safe
  * (keep it in per-task state).

@@ -2,7 +2,8 @@
 # Back-pressure across workers: an unbounded source (2 subtasks, one per worker) feeding a
 # sink that accepts 5,000 rows/s slows down to the sink's pace instead of buffering: after a
 # few seconds the source has emitted at most a few queues' worth more than the sink took,
-# the source vertex reports back-pressured time, and the workers' memory stays small.
+# the source vertex reports back-pressured time and a "high" back-pressure level for both
+# subtasks (the sink's is "ok"), and the workers' memory stays small.
 source "$(dirname "$0")/lib.sh"
 CFCTL=$BIN/cfctl
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 5s
@@ -25,12 +26,20 @@ echo "source emitted $out, sink took $in, source back-pressured ${bp} ms"
 [ "$in" -lt 40000 ] || fail "the sink took $in rows: not throttled"
 [ $((out - in)) -lt 40000 ] || fail "the source ran $((out - in)) rows ahead: no back-pressure"
 [ "$bp" -gt 1000 ] || fail "no back-pressured time reported ($bp ms)"
+src=$(json "$REST/jobs/$jid" 'd["vertices"][0]["id"]')
+snk=$(json "$REST/jobs/$jid" 'd["vertices"][1]["id"]')
+levels=$(json "$REST/jobs/$jid/vertices/$src/backpressure" '" ".join([d["backpressure-level"]] + [t["backpressure-level"] for t in d["subtasks"]])')
+[ "$levels" = "high high high" ] || fail "source back-pressure levels: $levels ($(curl -s "$REST/jobs/$jid/vertices/$src/backpressure"))"
+[ "$(json "$REST/jobs/$jid/vertices/$snk/backpressure" 'd["backpressure-level"]')" = ok ] ||
+    fail "sink back-pressure: $(curl -s "$REST/jobs/$jid/vertices/$snk/backpressure")"
+hosts=$(json "$REST/jobs/$jid/vertices/$src" '" ".join(sorted(set(t["taskmanager-id"] for t in d["subtasks"])))')
+[ "$(echo "$hosts" | wc -w)" -eq 2 ] || fail "source subtasks not on two workers: $hosts"
 for p in $w1 $w2; do
     rss=$(awk '/VmRSS/ {print $2}' /proc/$p/status)
     [ "$rss" -lt 262144 ] || fail "worker RSS $rss KB"
 done
 "$CFCTL" -m "$REST" cancel "$jid" >/dev/null || fail "cancel"
-pass "back-pressure across workers"
+pass "back-pressure across workers (source level: $levels)"
 
 # Jobs survive a coordinator restart in its job store.
 rest_port=${REST##*:}; rpc_port=${RPC##*:}

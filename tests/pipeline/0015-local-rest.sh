@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cfctl local serves the REST API with Flink's shapes: overview, config, jobs, job details
-# with per-vertex metrics, plan, exceptions, metrics; unknown jobs get 404 with "errors";
+# with per-vertex metrics, vertex details/backpressure/watermarks, plan, exceptions, metrics; unknown jobs get 404 with "errors";
 # PATCH ?mode=cancel cancels the job (cfctl exits 1, CANCELED).
 source "$(dirname "$0")/lib/common.sh"
 cat >"$T/job.json" <<JOB
@@ -44,6 +44,18 @@ assert v0["name"] == "Source: clicks" and v0["parallelism"] == 2, v0
 assert v0["metrics"]["write-records"] > 0 and v1["metrics"]["read-records"] > 0, d["vertices"]
 for key in ("read-records", "write-records", "read-bytes", "accumulated-backpressured-time"):
     assert key in v1["metrics"], key
+vid = v1["id"]
+s, body = get("/jobs/%s/vertices/%s" % (jid, vid)); x = json.loads(body)
+assert s == 200 and x["id"] == vid and x["parallelism"] == 2 and len(x["subtasks"]) == 2, x
+assert [t["subtask"] for t in x["subtasks"]] == [0, 1] and all(t["status"] == "RUNNING" for t in x["subtasks"]), x
+assert sum(t["metrics"]["read-records"] for t in x["subtasks"]) > 0, x
+s, body = get("/jobs/%s/vertices/%s/backpressure" % (jid, vid)); x = json.loads(body)
+assert s == 200 and x["status"] == "ok" and x["backpressure-level"] in ("ok", "low", "high") and len(x["subtasks"]) == 2, x
+assert all(0 <= t["ratio"] <= 1 for t in x["subtasks"]), x
+s, body = get("/jobs/%s/vertices/%s/watermarks" % (jid, vid)); x = json.loads(body)
+assert s == 200 and [w["id"] for w in x] == ["0.currentInputWatermark", "1.currentInputWatermark"], x
+assert all(int(w["value"]) > 1500000000000 for w in x), x  # event time of the generated clicks
+s, body = get("/jobs/%s/vertices/%s" % (jid, "f" * 32)); assert s == 404 and "errors" in json.loads(body), body
 s, body = get("/jobs/%s/plan" % jid); nodes = json.loads(body)["plan"]["nodes"]
 assert nodes[1]["inputs"][0]["ship_strategy"] == "HASH" and nodes[1]["inputs"][0]["id"] == nodes[0]["id"]
 s, body = get("/jobs/%s/exceptions" % jid); assert s == 200 and json.loads(body)["exceptionHistory"]["entries"] == []

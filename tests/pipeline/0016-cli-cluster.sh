@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# cfctl's cluster commands against `cfctl local`'s REST API: list (Flink's line format, -m,
-# $CF_COORDINATOR, -a), info (name, state, vertices; unknown job exit 1; bad id exit 2), run
-# (the embedded cluster has no POST /jobs: exit 1 with the server's message; a bad spec exits
-# 2 before any request), savepoint/stop/checkpoint (endpoints missing: exit 1), cancel (exit
-# 0, the job ends CANCELED), and an unreachable coordinator (exit 1, one line naming it).
+# cfctl's cluster commands against `cfctl local`'s REST API (its embedded coordinator): list
+# (Flink's line format, -m, $CF_COORDINATOR, -a), info (name, state, vertices; unknown job
+# exit 1; bad id exit 2), run (a missing savepoint is refused with the server's message; a
+# bad spec exits 2 before any request), savepoint (completes into the given directory),
+# checkpoint (refused: no checkpoints.dir), cancel (exit 0, the job ends CANCELED), and an
+# unreachable coordinator (exit 1, one line naming it).
 source "$(dirname "$0")/lib/common.sh"
 MULT=${CF_TEST_TIMEOUT_MULT:-1}
 # Every cfctl call is bounded, so a broken client fails the test instead of hanging it.
@@ -75,9 +76,9 @@ grep -qF "'nothex' is not a job id" "$T/stderr" || fail "info nothex: $(cat "$T/
 expect_exit 2 cf -m "$url" info
 pass "info"
 
-# run: validated locally, then refused by the embedded cluster (no POST /jobs).
+# run: validated locally, then refused by the coordinator: the savepoint does not exist.
 expect_exit 1 cf -m "$url" run -p 2 -s "$T/sp 1" -n "$T/job.json"
-grep -qF "method not allowed: POST /jobs" "$T/stderr" || fail "run message: $(cat "$T/stderr")"
+grep -qF "savepointPath: $T/sp 1" "$T/stderr" || fail "run message: $(cat "$T/stderr")"
 [ "$(wc -l <"$T/stderr")" -eq 1 ] || fail "run: more than one line: $(cat "$T/stderr")"
 grep -q "submitted" "$T/stdout" && fail "run claims a submission"
 expect_exit 2 cf -m http://127.0.0.1:1 run "$T/bad.json"
@@ -86,16 +87,18 @@ grep -q "cannot reach" "$T/stderr" && fail "run sent an invalid spec"
 expect_exit 2 cf -m "$url" run -p 0 "$T/job.json"
 pass "run"
 
-# savepoint / stop / checkpoint: not served by the embedded cluster.
-expect_exit 1 cf -m "$url" savepoint "$jid" "$T/sp"
-grep -qF "not found: /jobs/$jid/savepoints" "$T/stderr" || fail "savepoint: $(cat "$T/stderr")"
-expect_exit 1 cf -m "$url" stop -p "$T/sp" --drain "$jid"
-grep -qF "not found: /jobs/$jid/stop" "$T/stderr" || fail "stop: $(cat "$T/stderr")"
+# savepoint into a directory; checkpoint needs checkpoints.dir in the spec.
+expect_exit 0 cf -m "$url" savepoint "$jid" "$T/sp"
+grep -Eq "^Savepoint completed. Path: $T/sp/savepoint-[0-9a-f]{6}-[0-9a-f]{12}\$" "$T/stdout" ||
+    fail "savepoint: $(cat "$T/stdout" "$T/stderr")"
+sp=$(sed 's/^Savepoint completed. Path: //' "$T/stdout")
+[ -s "$sp/_metadata" ] || fail "no _metadata in $sp"
 expect_exit 1 cf -m "$url" checkpoint "$jid"
-grep -qF "not found: /jobs/$jid/checkpoints" "$T/stderr" || fail "checkpoint: $(cat "$T/stderr")"
+grep -qF "job $jid has no checkpoints.dir in its spec" "$T/stderr" ||
+    fail "checkpoint: $(cat "$T/stderr")"
 expect_exit 2 cf -m "$url" savepoint
 expect_exit 2 cf -m "$url" stop --bogus "$jid"
-pass "savepoint, stop, checkpoint"
+pass "savepoint, checkpoint"
 
 # The job is still running after all of that; cancel ends it.
 expect_exit 0 cf -m "$url" list
