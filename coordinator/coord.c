@@ -167,11 +167,7 @@ static struct cf_job_totals *job_totals(const struct job *j)
         v->records_out += vm->records_out;
         v->backpressured_ns += vm->backpressured_ms * 1000000;
         for (int i = 0; i < plan->nops; i++) {
-            t->ops[i].records_in += vm->ops[i].records_in;
-            t->ops[i].records_out += vm->ops[i].records_out;
-            t->ops[i].side_out += vm->ops[i].side_out;
-            t->ops[i].dropped += vm->ops[i].dropped;
-            t->ops[i].bytes_in += vm->ops[i].bytes_in;
+            cf_runtime_op_stats_add(&t->ops[i], &vm->ops[i]);
         }
     }
     for (int v = 0; v < plan->nvertices; v++) {

@@ -894,6 +894,15 @@ void cf_runtime_subtask_op_stats(struct cf_runtime *rt, int op_index, int subtas
     }
 }
 
+void cf_runtime_op_stats_add(struct cf_runtime_op_stats *to, const struct cf_runtime_op_stats *s)
+{
+    to->records_in += s->records_in;
+    to->records_out += s->records_out;
+    to->side_out += s->side_out;
+    to->dropped += s->dropped;
+    to->bytes_in += s->bytes_in;
+}
+
 void cf_runtime_op_stats(struct cf_runtime *rt, int op_index, struct cf_runtime_op_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
@@ -901,11 +910,7 @@ void cf_runtime_op_stats(struct cf_runtime *rt, int op_index, struct cf_runtime_
     for (int s = 0; s < v->parallelism; s++) {
         struct cf_runtime_op_stats one;
         cf_runtime_subtask_op_stats(rt, op_index, s, &one);
-        stats->records_in += one.records_in;
-        stats->records_out += one.records_out;
-        stats->side_out += one.side_out;
-        stats->dropped += one.dropped;
-        stats->bytes_in += one.bytes_in;
+        cf_runtime_op_stats_add(stats, &one);
     }
 }
 

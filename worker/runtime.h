@@ -157,6 +157,8 @@ void cf_runtime_cancel(struct cf_runtime *rt);
 /* Why the job failed (empty if it did not); valid until destroy. */
 const char *cf_runtime_failure(struct cf_runtime *rt);
 void cf_runtime_op_stats(struct cf_runtime *rt, int op, struct cf_runtime_op_stats *stats);
+/* Adds one operator's counters to another's (sums over subtasks or workers). */
+void cf_runtime_op_stats_add(struct cf_runtime_op_stats *to, const struct cf_runtime_op_stats *s);
 void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
                              struct cf_runtime_vertex_stats *stats);
 /* One subtask running here: 0, or -1 when it runs on another worker. Any thread. */

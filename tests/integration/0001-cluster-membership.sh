@@ -5,9 +5,7 @@
 # ports gets the surviving worker back (it re-registers).
 source "$(dirname "$0")/lib.sh"
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
-start_worker w1 2; w1=$WORKER_PID
-start_worker w2 2
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 [ "$(json "$REST/overview" 'd["slots-total"], d["slots-available"]')" = "(4, 4)" ] || fail "slots"
 json "$REST/taskmanagers" 'sorted(d["taskmanagers"][0].keys())' | grep -q "'slotsNumber'" || fail "taskmanager fields"
 tm=$(json "$REST/taskmanagers" 'd["taskmanagers"][0]["id"]')
@@ -16,7 +14,7 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' "$REST/taskmanagers/nope")
 [ "$code" = 404 ] && grep -q '"errors"' "$T/body" || fail "unknown taskmanager: $code"
 pass "two workers registered"
 
-kill -9 "$w1"
+kill -9 "${W[1]}"
 start=$SECONDS
 wait_for 6 field_is "$REST/overview" 'd["taskmanagers"]' 1 || fail "lost worker still listed"
 [ $((SECONDS - start)) -le 4 ] || fail "loss took $((SECONDS - start)) s with a 2 s timeout"

@@ -8,9 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 CFCTL=$BIN/cfctl
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
-start_worker w1 2; w1=$WORKER_PID
-start_worker w2 2
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 
 cat >"$T/job.json" <<JOB
 {"name": "per-user", "operators": [
@@ -70,7 +68,7 @@ sed 's#"name": "slow"#"name": "victim"#; s#slow-out#victim-out#' "$T/slow.json" 
 "$CFCTL" -m "$REST" run "$T/victim.json" >"$T/run3.out" 2>&1 || fail "run victim"
 vid=$(grep -o 'JobID [0-9a-f]*' "$T/run3.out" | cut -d' ' -f2)
 wait_for 10 field_is "$REST/jobs/$vid" 'd["state"]' RUNNING || fail "victim not RUNNING"
-kill -9 "$w1"
+kill -9 "${W[1]}"
 start=$SECONDS
 wait_for 8 field_is "$REST/jobs/$vid" 'd["state"]' FAILED || fail "job still $(json "$REST/jobs/$vid" 'd["state"]') after the worker died"
 [ $((SECONDS - start)) -le 4 ] || fail "took $((SECONDS - start)) s with a 2 s heartbeat timeout"

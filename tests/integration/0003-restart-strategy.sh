@@ -5,9 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 CFCTL=$BIN/cfctl
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
-start_worker w1 2; w1=$WORKER_PID
-start_worker w2 2
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 cat >"$T/job.json" <<JOB
 {"name": "resilient", "parallelism": 2,
  "restart": {"strategy": "fixed_delay", "attempts": 2, "delay": "500ms"},
@@ -20,7 +18,7 @@ JOB
 jid=$(grep -o 'JobID [0-9a-f]*' "$T/run.out" | cut -d' ' -f2)
 wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "not RUNNING"
 grep -q "deployed on 2 workers" "$T/coord.err" || fail "the job should use both workers"
-kill -9 "$w1"
+kill -9 "${W[1]}"
 wait_for 10 grep -q "restarting (attempt 2)" "$T/coord.err" || fail "no restart"
 wait_for 10 grep -q "attempt 2 deployed on 1 workers" "$T/coord.err" || fail "not redeployed on the remaining worker"
 wait_for 5 field_is "$REST/jobs/$jid" 'd["state"]' RUNNING || fail "not RUNNING after the restart"

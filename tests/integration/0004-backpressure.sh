@@ -7,9 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 CFCTL=$BIN/cfctl
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 5s
-start_worker w1 1; w1=$WORKER_PID
-start_worker w2 1; w2=$WORKER_PID
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 1
 cat >"$T/job.json" <<JOB
 {"name": "throttled", "parallelism": 2, "operators": [
   {"id": "clicks", "type": "source.datagen"},
@@ -34,7 +32,7 @@ levels=$(json "$REST/jobs/$jid/vertices/$src/backpressure" '" ".join([d["backpre
     fail "sink back-pressure: $(curl -s "$REST/jobs/$jid/vertices/$snk/backpressure")"
 hosts=$(json "$REST/jobs/$jid/vertices/$src" '" ".join(sorted(set(t["taskmanager-id"] for t in d["subtasks"])))')
 [ "$(echo "$hosts" | wc -w)" -eq 2 ] || fail "source subtasks not on two workers: $hosts"
-for p in $w1 $w2; do
+for p in ${W[1]} ${W[2]}; do
     rss=$(awk '/VmRSS/ {print $2}' /proc/$p/status)
     [ "$rss" -lt 262144 ] || fail "worker RSS $rss KB"
 done

@@ -11,9 +11,7 @@ source "$(dirname "$0")/lib_s3.sh"
 CFCTL=$BIN/cfctl
 start_s3 checkpoints || fail "no S3 server"
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
-start_worker w1 2; W[1]=$WORKER_PID
-start_worker w2 2; W[2]=$WORKER_PID
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 
 job() { # job OUT_DIR CHECKPOINT_DIR COUNT RATE [RETAIN]
     cat <<JOB

@@ -10,9 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 CFCTL=$BIN/cfctl
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
-start_worker w1 2
-start_worker w2 2
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 
 job() { # job OUT_DIR COUNT RATE [extra operator JSON]
     cat <<JOB

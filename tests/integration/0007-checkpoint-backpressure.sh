@@ -6,9 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 CFCTL=$BIN/cfctl
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 3s
-start_worker w1 2
-start_worker w2 2
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 cat >"$T/job.json" <<JOB
 {"name": "pressured", "parallelism": 2,
  "checkpoints": {"interval": "1s", "dir": "file://$T/chk", "timeout": "20s"},

@@ -50,9 +50,7 @@ sort "$T"/ref/part-* >"$T/ref.rows"
 [ "$(wc -l <"$T/ref.rows")" -gt 1000 ] || fail "reference too small"
 
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
-start_worker w1 2; W1=$WORKER_PID
-start_worker w2 2; W2=$WORKER_PID
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 job "$T/out" "\"checkpoints\": {\"interval\": \"1s\", \"dir\": \"file://$T/chk\"}," >"$T/job.json"
 "$CFCTL" -m "$REST" run "$T/job.json" >"$T/run.out" 2>&1 || fail "run: $(cat "$T/run.out")"
 jid=$(grep -o 'JobID [0-9a-f]*' "$T/run.out" | cut -d' ' -f2)
@@ -61,8 +59,8 @@ for round in 1 2; do
     wait_for 20 bash -c "[ \$(grep -c 'checkpoint [0-9]* complete' '$T/coord.err') -gt $before ]" ||
         fail "round $round: no checkpoint completed"
     sleep "0.$((RANDOM % 9 + 1))"
-    if [ $round = 1 ]; then kill -9 "$W1"; start_worker w3 2; W1=$WORKER_PID
-    else kill -9 "$W2"; start_worker w4 2; W2=$WORKER_PID; fi
+    if [ $round = 1 ]; then kill -9 "${W[1]}"; start_worker w3 2; W[1]=$WORKER_PID
+    else kill -9 "${W[2]}"; start_worker w4 2; W[2]=$WORKER_PID; fi
     wait_for 20 grep -q "restarting (attempt $((round + 1)))" "$T/coord.err" || fail "no restart $round"
 done
 wait_for 90 field_is "$REST/jobs/$jid" 'd["state"]' FINISHED || fail "not FINISHED"

@@ -158,9 +158,7 @@ pass "missing bucket, wrong secret, no bucket in the URL: clear errors, no secre
 # ---- 2. exactly once on a cluster, workers killed ----
 : >"$S3_REQUEST_LOG"
 start_coordinator coord --heartbeat-interval 200ms --heartbeat-timeout 2s
-start_worker w1 2; W[1]=$WORKER_PID
-start_worker w2 2; W[2]=$WORKER_PID
-wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' 2 || fail "workers did not register"
+start_workers 2 2
 eo() { # eo PATH CHECKPOINT_DIR COUNT RATE [MODE]
     cat <<JOB
 {"name": "eo-to-lake", "parallelism": 2,

@@ -31,6 +31,15 @@ start_worker() {
     PIDS+=($!); WORKER_PID=$!
 }
 
+# start_workers N SLOTS: workers w1..wN (pids in W[1..N]), waits until all registered.
+W=()
+start_workers() {
+    for k in $(seq "$1"); do
+        start_worker "w$k" "$2"; W[$k]=$WORKER_PID
+    done
+    wait_for 10 field_is "$REST/overview" 'd["taskmanagers"]' "$1" || fail "workers did not register"
+}
+
 # json URL PYEXPR: evaluates PYEXPR with `d` = the decoded body; prints the result.
 json() {
     python3 -c 'import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1], timeout=5)); print(eval(sys.argv[2]))' "$1" "$2"
