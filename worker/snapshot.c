@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "common/base/mem.h"
+#include "state.h"
 
-#define SNAP_MAP_SIZE ((size_t)64 << 30) /* address space, not disk: files are sparse */
 #define KG_BYTES      2
 #define KEY_BUF       (KG_BYTES + CF_STATE_KEY_MAX)
 
@@ -56,12 +56,8 @@ int cf_snapshot_create(const char *path, int64_t id, struct cf_snapshot **out, s
     s->id = id;
     s->writing = 1;
     s->path = cf_strdup(path);
-    int rc = mdb_env_create(&s->env);
-    if (rc == 0) {
-        mdb_env_set_mapsize(s->env, SNAP_MAP_SIZE);
-        mdb_env_set_maxdbs(s->env, DB__COUNT);
-        rc = mdb_env_open(s->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, 0600);
-    }
+    int rc = cf_lmdb_env_open(&s->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, DB__COUNT,
+                              NULL);
     if (rc == 0) {
         rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
     }
@@ -204,12 +200,8 @@ struct cf_snapshot *cf_snapshot_reader(int64_t id, int kg_lo, int kg_hi)
 int cf_snapshot_add_file(struct cf_snapshot *snap, const char *path, struct cf_err *err)
 {
     struct snap_file f = {0};
-    int rc = mdb_env_create(&f.env);
-    if (rc == 0) {
-        mdb_env_set_mapsize(f.env, SNAP_MAP_SIZE);
-        mdb_env_set_maxdbs(f.env, DB__COUNT);
-        rc = mdb_env_open(f.env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0600);
-    }
+    int rc = cf_lmdb_env_open(&f.env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, DB__COUNT,
+                              NULL);
     MDB_txn *txn = NULL;
     if (rc == 0) {
         rc = mdb_txn_begin(f.env, NULL, MDB_RDONLY, &txn);

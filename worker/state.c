@@ -39,8 +39,10 @@
 #define CF_STATE_WRITEMAP 0
 #endif
 
-/* The map is virtual address space, not memory or disk: reserve plenty on 64-bit. */
-#define STATE_MAP_SIZE  (sizeof(size_t) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
+/* The map is virtual address space, not memory or disk: reserve plenty on 64-bit, less
+ * where the address space is limited. */
+#define STATE_MAP_SIZE     (sizeof(size_t) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
+#define STATE_MAP_SIZE_MIN ((size_t)256 << 20)
 #define STATE_FILE_MODE 0600
 #define STATE_DIR_MODE  0700
 #define KG_BYTES        2
@@ -55,6 +57,7 @@ struct cf_state_ns {
 struct cf_state {
     MDB_env *env;
     char *dir;
+    size_t map_size;
     MDB_txn *wtxn;          /* the open write transaction, or NULL */
     MDB_txn *rtxn;          /* the kept read transaction (active or reset), or NULL */
     int rtxn_live;          /* rtxn is active (not reset) */
@@ -96,7 +99,7 @@ static int lmdb_fail(struct cf_state *st, int rc, const char *what, const struct
         return set_msg(st, code,
                        "state in %s is full: %s exceeds the LMDB map size of %zu bytes "
                        "(namespace %s)",
-                       st->dir, what, STATE_MAP_SIZE, ns ? ns->name : "-");
+                       st->dir, what, st->map_size, ns ? ns->name : "-");
     }
     return set_msg(st, code, "state in %s: %s%s%s: %s", st->dir, what, ns ? " in namespace " : "",
                    ns ? ns->name : "", mdb_strerror(rc));
@@ -269,6 +272,36 @@ out:
     return code;
 }
 
+int cf_lmdb_env_open(struct MDB_env **env, const char *path, unsigned flags, unsigned maxdbs,
+                     size_t *map_size)
+{
+    for (size_t size = STATE_MAP_SIZE;; size /= 2) {
+        int rc = mdb_env_create(env);
+        if (rc) {
+            *env = NULL;
+            return rc;
+        }
+        rc = mdb_env_set_maxdbs(*env, maxdbs);
+        if (!rc) {
+            rc = mdb_env_set_mapsize(*env, size);
+        }
+        if (!rc) {
+            rc = mdb_env_open(*env, path, flags, STATE_FILE_MODE);
+        }
+        if (!rc) {
+            if (map_size) {
+                *map_size = size;
+            }
+            return 0;
+        }
+        mdb_env_close(*env); /* a failed open leaves the handle unusable */
+        *env = NULL;
+        if ((rc != EINVAL && rc != ENOMEM) || size / 2 < STATE_MAP_SIZE_MIN) {
+            return rc;
+        }
+    }
+}
+
 int cf_state_open(const char *dir, struct cf_state **out, struct cf_err *err)
 {
     struct cf_state *st = NULL;
@@ -284,23 +317,11 @@ int cf_state_open(const char *dir, struct cf_state **out, struct cf_err *err)
     }
     st = cf_new(struct cf_state);
     st->dir = cf_strdup(dir);
-    rc = mdb_env_create(&st->env);
-    if (rc) {
-        st->env = NULL;
-        code = cf_err_set(err, map_code(rc), "state directory %s: %s", dir, mdb_strerror(rc));
-        goto fail;
-    }
     unsigned flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS;
     if (CF_STATE_WRITEMAP) {
         flags |= MDB_WRITEMAP;
     }
-    rc = mdb_env_set_maxdbs(st->env, CF_STATE_MAX_NAMESPACES);
-    if (!rc) {
-        rc = mdb_env_set_mapsize(st->env, STATE_MAP_SIZE);
-    }
-    if (!rc) {
-        rc = mdb_env_open(st->env, dir, flags, STATE_FILE_MODE);
-    }
+    rc = cf_lmdb_env_open(&st->env, dir, flags, CF_STATE_MAX_NAMESPACES, &st->map_size);
     if (rc) {
         code = cf_err_set(err, map_code(rc), "state directory %s: opening LMDB: %s", dir,
                           mdb_strerror(rc));

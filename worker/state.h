@@ -50,6 +50,16 @@
 
 #include "common/base/err.h"
 
+/*
+ * Creates an LMDB environment (maxdbs named databases) and opens `path` with `flags`. The
+ * map is address space, not memory or disk: it reserves 64 GB on 64-bit, halving down to
+ * 256 MB where the address space is smaller (`ulimit -v`, valgrind). Returns an LMDB
+ * error code; *env is NULL on failure. *map_size (if not NULL) gets the size mapped.
+ */
+struct MDB_env;
+int cf_lmdb_env_open(struct MDB_env **env, const char *path, unsigned flags, unsigned maxdbs,
+                     size_t *map_size);
+
 /* Key groups are 0 .. CF_STATE_KEY_GROUPS - 1 (max_parallelism is at most this). */
 #define CF_STATE_KEY_GROUPS 32768
 /* Longest key accepted, in bytes, without the 2 key-group bytes: LMDB's default maximum key

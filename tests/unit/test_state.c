@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/base/err.h"
@@ -657,6 +659,53 @@ static void test_abort(void **state)
     cf_state_close(st, 1);
 }
 
+/*
+ * Where the address space is limited (`ulimit -v`, valgrind), the 64 GB map is refused and
+ * the state opens with a smaller one: in a child process limited to 2 GB, a state directory
+ * opens, takes writes, reads them back and reopens.
+ */
+static void test_small_address_space(void **state)
+{
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s", path_in(state, "small-as"));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {(rlim_t)2 << 30, (rlim_t)2 << 30};
+        if (setrlimit(RLIMIT_AS, &lim) != 0) {
+            _exit(10);
+        }
+        for (int round = 0; round < 2; round++) {
+            struct cf_state *st = NULL;
+            struct cf_state_ns *ns = NULL;
+            struct cf_err err;
+            if (cf_state_open(dir, &st, &err) != 0) {
+                fprintf(stderr, "open: %s\n", err.msg);
+                _exit(11);
+            }
+            if (cf_state_ns_open(st, "n", &ns, &err) != 0 || cf_state_begin(st) != 0) {
+                _exit(12);
+            }
+            char key[16];
+            snprintf(key, sizeof(key), "k%d", round);
+            if (cf_state_put(ns, 3, key, strlen(key), "v", 1) != 0 || cf_state_commit(st) != 0) {
+                _exit(13);
+            }
+            const void *val = NULL;
+            size_t vlen = 0;
+            if (cf_state_get(ns, 3, "k0", 2, &val, &vlen) != 0 || vlen != 1) {
+                _exit(14);
+            }
+            cf_state_close(st, round == 1);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_reopen(void **state)
 {
     char dir[512];
@@ -943,6 +992,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_address_space, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many, setup, teardown),
