@@ -19,6 +19,7 @@ struct cf_xtarget {
     struct cf_gate *gate;
     struct cf_dp_output *out;
     int unkicked; /* deferred pushes since the last cf_gate_kick() */
+    int64_t wm_sent; /* the last watermark sent to this subtask */
 };
 
 /* Sends a vertex's output to the subtasks of the next vertex. */
@@ -41,6 +42,7 @@ struct cf_xwriter {
     uint16_t *row_target;
     uint32_t *row_dst;
     uint32_t *count, *fill;
+    int64_t *min_ts; /* the earliest event time among a batch's rows per downstream subtask */
     char **dst_data;
     uint8_t **dst_nulls;
     int64_t watermark;

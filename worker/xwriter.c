@@ -4,8 +4,18 @@
  * REBALANCE sends whole batches round-robin; BROADCAST copies each batch to every
  * downstream subtask; HASH splits a batch by key group into one pending batch per
  * downstream subtask (copying the columns the consumer reads, pinning the strings), sending
- * a pending batch when it is full, before every watermark, when the task goes idle, and at
- * the end of the stream, so buffering never delays a result past the next watermark.
+ * a pending batch when it is full or pins many inputs, when the task goes idle, before a
+ * barrier and at the end of the stream.
+ *
+ * Watermarks coalesce behind pending rows: a watermark for a subtask with pending rows is
+ * sent right after them, once the batch goes, instead of cutting the batch short (sources
+ * emit one per batch, which halved every batch and doubled the messages). Only rows with
+ * an event time after the watermark may so overtake it, which no operator can tell apart
+ * from the original order (a watermark W says no more rows at or before W follow): a row
+ * at or before a held watermark (a late row) first sends the batch and the watermark, so
+ * late-data decisions are those of the unbuffered stream. A held watermark waits at most
+ * until the batch fills, pins MAX_PINS inputs, or the task idles.
+ *
  * Consumers in this process are woken once per few messages, or when the task goes idle.
  */
 #include <string.h>
@@ -47,6 +57,26 @@ static int push_batch(struct cf_xwriter *xw, int target, struct cf_batch *batch)
     CF_STAT_ADD(xw->records_out, batch->n);
     struct cf_msg msg = {.kind = CF_MSG_BATCH, .batch = batch};
     return push(xw, target, &msg);
+}
+
+/* Sends the exchange's watermark to a downstream subtask that has not had it yet. */
+static int push_watermark(struct cf_xwriter *xw, int target)
+{
+    if (xw->targets[target].wm_sent >= xw->watermark) {
+        return 0;
+    }
+    xw->targets[target].wm_sent = xw->watermark;
+    struct cf_msg msg = {.kind = CF_MSG_WATERMARK, .value = xw->watermark};
+    return push(xw, target, &msg);
+}
+
+/* HASH: sends a downstream subtask's pending batch, then the watermark held behind it. */
+static int push_pending(struct cf_xwriter *xw, int target)
+{
+    struct cf_batch *p = xw->pending[target];
+    xw->pending[target] = NULL;
+    int rc = push_batch(xw, target, p);
+    return rc ? rc : push_watermark(xw, target);
 }
 
 /* A pending batch is sent once it pins this many batches, which bounds the memory that
@@ -95,10 +125,16 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
     cf_assert(n <= CF_BATCH_ROWS);
     cf_keys_hash(batch, xw->key_idx, xw->nkeys, xw->hashes);
     memset(xw->count, 0, (size_t)xw->nout * sizeof(*xw->count));
+    for (int t = 0; t < xw->nout; t++) {
+        xw->min_ts[t] = INT64_MAX;
+    }
     for (uint32_t r = 0; r < n; r++) {
         uint16_t t = xw->kg_target[cf_key_group(xw->hashes[r], xw->max_parallelism)];
         xw->row_target[r] = t;
         xw->count[t]++;
+        if (batch->ts[r] < xw->min_ts[t]) {
+            xw->min_ts[t] = batch->ts[r];
+        }
     }
     int rc = 0;
     for (int t = 0; t < xw->nout && rc == 0; t++) {
@@ -106,9 +142,10 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
         if (!xw->count[t]) {
             continue;
         }
-        if (p && (p->n + xw->count[t] > p->cap || p->npins >= MAX_PINS)) {
-            xw->pending[t] = NULL;
-            rc = push_batch(xw, t, p);
+        /* A late row must not overtake the watermark held behind the pending rows. */
+        int late = xw->targets[t].wm_sent < xw->watermark && xw->min_ts[t] <= xw->watermark;
+        if (p && (p->n + xw->count[t] > p->cap || p->npins >= MAX_PINS || late)) {
+            rc = push_pending(xw, t);
         }
         if (!xw->pending[t]) {
             xw->pending[t] = new_pending(xw);
@@ -153,8 +190,7 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
     for (int t = 0; t < xw->nout && rc == 0; t++) {
         struct cf_batch *p = xw->pending[t];
         if (p && cf_batch_full(p)) {
-            xw->pending[t] = NULL;
-            rc = push_batch(xw, t, p);
+            rc = push_pending(xw, t);
         }
     }
     return rc;
@@ -199,8 +235,7 @@ int cf_xwriter_flush(struct cf_xwriter *xw)
     for (int t = 0; t < xw->nout; t++) {
         struct cf_batch *p = xw->pending[t];
         if (p && p->n) {
-            xw->pending[t] = NULL;
-            int rc = push_batch(xw, t, p);
+            int rc = push_pending(xw, t);
             if (rc) {
                 return rc;
             }
@@ -215,10 +250,12 @@ int cf_xwriter_watermark(struct cf_xwriter *xw, int64_t wm)
         return 0;
     }
     xw->watermark = wm;
-    int rc = cf_xwriter_flush(xw);
+    int rc = 0;
     for (int t = 0; t < xw->nout && rc == 0; t++) {
-        struct cf_msg msg = {.kind = CF_MSG_WATERMARK, .value = wm};
-        rc = push(xw, t, &msg);
+        if (xw->pending && xw->pending[t] && xw->pending[t]->n) {
+            continue; /* held behind the pending rows: push_pending() sends it */
+        }
+        rc = push_watermark(xw, t);
     }
     return rc;
 }
@@ -260,6 +297,7 @@ void cf_xwriter_destroy(struct cf_xwriter *xw)
     cf_free(xw->row_dst);
     cf_free(xw->count);
     cf_free(xw->fill);
+    cf_free(xw->min_ts);
     cf_free(xw->dst_data);
     cf_free(xw->dst_nulls);
     for (int t = 0; t < xw->nout; t++) {
