@@ -440,8 +440,10 @@ struct rpc_todo {
     size_t len;
 };
 
-/* Assigns slots and prepares DeployTask requests; called with the lock held. */
-static int schedule(struct cf_coord *c, struct job *j, struct rpc_todo **todo, int *ntodo)
+/* Assigns slots and prepares DeployTask requests; called with the lock held. CF_EAGAIN
+ * with why (how many slots are needed and free) when the free slots are too few. */
+static int schedule(struct cf_coord *c, struct job *j, struct rpc_todo **todo, int *ntodo,
+                    struct cf_err *why)
 {
     struct cf_sched_worker *sw = cf_calloc((size_t)c->nworkers + 1, sizeof(*sw));
     for (int w = 0; w < c->nworkers; w++) {
@@ -450,9 +452,7 @@ static int schedule(struct cf_coord *c, struct job *j, struct rpc_todo **todo, i
         sw[w].available = 1;
     }
     int *slot_w = cf_calloc((size_t)j->nslots, sizeof(int));
-    struct cf_err err;
-    cf_err_clear(&err);
-    int rc = cf_sched_assign(sw, c->nworkers, j->nslots, slot_w, &err);
+    int rc = cf_sched_assign(sw, c->nworkers, j->nslots, slot_w, why);
     cf_free(sw);
     if (rc) {
         cf_free(slot_w);
@@ -623,10 +623,31 @@ static void advance_jobs(struct cf_coord *c, struct rpc_todo **todo, int *ntodo)
             *pp = j->next;
             job_free(j);
             continue;
-        } else if (cf_monotonic_ms() >= j->not_before_ms && schedule(c, j, todo, ntodo) == 0) {
-            cf_note("job %s (%s): attempt %u deployed on %d workers", j->rec.id, j->rec.name,
-                    j->attempt, j->nparts);
-            job_set_state(c, j, CF_JOB_RUNNING);
+        } else if (cf_monotonic_ms() >= j->not_before_ms) {
+            struct cf_err why;
+            cf_err_clear(&why);
+            int64_t now = cf_monotonic_ms();
+            if (schedule(c, j, todo, ntodo, &why) == 0) {
+                cf_note("job %s (%s): attempt %u deployed on %d workers", j->rec.id, j->rec.name,
+                        j->attempt, j->nparts);
+                j->waiting_since_ms = 0;
+                job_set_state(c, j, CF_JOB_RUNNING);
+            } else if (!j->waiting_since_ms) {
+                j->waiting_since_ms = now;
+            } else if (now - j->waiting_since_ms >= c->opts.slot_request_timeout_ms) {
+                /* As Flink's NoResourceAvailableException: the job fails, with the numbers. */
+                cf_free(j->rec.failure);
+                j->rec.failure =
+                    cf_asprintf("could not get the job's slots within %lld s "
+                                "(slot request timeout): %s",
+                                (long long)(c->opts.slot_request_timeout_ms / 1000), why.msg);
+                cf_warn("job %s (%s): %s", j->rec.id, j->rec.name, j->rec.failure);
+                j->rec.end_time = cf_now_ms();
+                job_set_state(c, j, CF_JOB_FAILED);
+                *pp = j->next;
+                job_free(j);
+                continue;
+            }
         }
         pp = &(*pp)->next;
     }
@@ -1429,6 +1450,9 @@ struct cf_coord *cf_coord_start(const struct cf_coord_opts *opts, struct cf_err 
 {
     struct cf_coord *c = cf_new(struct cf_coord);
     c->opts = *opts;
+    if (c->opts.slot_request_timeout_ms <= 0) {
+        c->opts.slot_request_timeout_ms = 5 * 60 * 1000;
+    }
     cf_id_new(c->id);
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_t attr;

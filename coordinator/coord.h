@@ -24,6 +24,9 @@ struct cf_coord_opts {
     const char *data_dir;
     int64_t heartbeat_interval_ms;
     int64_t heartbeat_timeout_ms;
+    /* A job (or a restart of it) that cannot get its slots for this long fails, as Flink's
+     * slot.request.timeout; 0: 5 minutes. */
+    int64_t slot_request_timeout_ms;
 };
 
 struct cf_coord;

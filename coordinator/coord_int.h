@@ -138,7 +138,8 @@ struct job {
     int cancel_requested;
     int cancel_sent;
     int failing;
-    int64_t not_before_ms; /* restart delay (monotonic) */
+    int64_t not_before_ms;    /* restart delay (monotonic) */
+    int64_t waiting_since_ms; /* waiting for free slots since (monotonic), 0: not waiting */
     int64_t restart_delay_ms;
     int64_t state_since[CF_JOB__COUNT];
     struct vmetric *metrics; /* the latest counters per subtask of this attempt */

@@ -2,8 +2,10 @@
  * cf-coordinator: the JobManager. Usage (DESIGN.md section 1):
  *   cf-coordinator [--bind ADDR] [--rest-port N] [--rpc-port N] [--data-dir DIR]
  *                  [--heartbeat-interval DUR] [--heartbeat-timeout DUR]
+ *                  [--slot-request-timeout DUR]
  * Every flag can also come from the environment: CF_BIND, CF_REST_PORT, CF_RPC_PORT,
- * CF_DATA_DIR, CF_HEARTBEAT_INTERVAL, CF_HEARTBEAT_TIMEOUT. Runs until SIGINT or SIGTERM.
+ * CF_DATA_DIR, CF_HEARTBEAT_INTERVAL, CF_HEARTBEAT_TIMEOUT, CF_SLOT_REQUEST_TIMEOUT. Runs
+ * until SIGINT or SIGTERM.
  */
 #include <errno.h>
 #include <signal.h>
@@ -29,7 +31,8 @@ static void on_signal(int sig)
 static int usage(void)
 {
     fprintf(stderr, "usage: cf-coordinator [--bind ADDR] [--rest-port N] [--rpc-port N] "
-                    "[--data-dir DIR] [--heartbeat-interval DUR] [--heartbeat-timeout DUR]\n");
+                    "[--data-dir DIR] [--heartbeat-interval DUR] [--heartbeat-timeout DUR] "
+                    "[--slot-request-timeout DUR]\n");
     return 2;
 }
 
@@ -65,11 +68,12 @@ int main(int argc, char **argv)
     const char *bind = env_or("CF_BIND", "127.0.0.1");
     const char *data_dir = env_or("CF_DATA_DIR", "creekflow-data");
     int rest_port = 8081, rpc_port = 6123;
-    int64_t hb_interval = 1000, hb_timeout = 10000;
+    int64_t hb_interval = 1000, hb_timeout = 10000, slot_timeout = 300000;
     if (port_of("CF_REST_PORT", env_or("CF_REST_PORT", "8081"), &rest_port) ||
         port_of("CF_RPC_PORT", env_or("CF_RPC_PORT", "6123"), &rpc_port) ||
         dur_of("CF_HEARTBEAT_INTERVAL", env_or("CF_HEARTBEAT_INTERVAL", "1s"), &hb_interval) ||
-        dur_of("CF_HEARTBEAT_TIMEOUT", env_or("CF_HEARTBEAT_TIMEOUT", "10s"), &hb_timeout)) {
+        dur_of("CF_HEARTBEAT_TIMEOUT", env_or("CF_HEARTBEAT_TIMEOUT", "10s"), &hb_timeout) ||
+        dur_of("CF_SLOT_REQUEST_TIMEOUT", env_or("CF_SLOT_REQUEST_TIMEOUT", "5m"), &slot_timeout)) {
         return 2;
     }
     for (int i = 1; i < argc; i++) {
@@ -97,6 +101,8 @@ int main(int argc, char **argv)
             rc = dur_of(a, v, &hb_interval);
         } else if (!strcmp(a, "--heartbeat-timeout")) {
             rc = dur_of(a, v, &hb_timeout);
+        } else if (!strcmp(a, "--slot-request-timeout")) {
+            rc = dur_of(a, v, &slot_timeout);
         } else {
             fprintf(stderr, "cf-coordinator: unknown option '%s'\n", a);
             return usage();
@@ -115,7 +121,8 @@ int main(int argc, char **argv)
                                  .rpc_port = rpc_port,
                                  .data_dir = data_dir,
                                  .heartbeat_interval_ms = hb_interval,
-                                 .heartbeat_timeout_ms = hb_timeout};
+                                 .heartbeat_timeout_ms = hb_timeout,
+                                 .slot_request_timeout_ms = slot_timeout};
     struct cf_err err;
     cf_err_clear(&err);
     struct cf_coord *c = cf_coord_start(&opts, &err);

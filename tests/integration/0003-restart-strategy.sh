@@ -44,3 +44,18 @@ start_worker w4 2
 kill -9 "$w2"
 wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' FAILED || fail "failure_rate: a second failure within the interval should end the job"
 pass "failure_rate: one restart allowed per interval, the second failure ends the job FAILED"
+
+# Slot request timeout (Flink's slot.request.timeout): a job that cannot get its slots fails
+# after --slot-request-timeout with the numbers, instead of waiting for ever.
+start_coordinator coord2 --heartbeat-interval 200ms --slot-request-timeout 1s
+start_worker small 1
+wait_for 10 field_is "$REST/overview" 'd["slots-total"]' 1 || fail "the 1-slot worker did not register"
+sed 's/"rate-limited"/"too-wide"/' "$T/rate.json" >"$T/wide.json"
+"$CFCTL" -m "$REST" run "$T/wide.json" >"$T/run3.out" 2>&1 || fail "run: $(cat "$T/run3.out")"
+jid=$(grep -o 'JobID [0-9a-f]*' "$T/run3.out" | cut -d' ' -f2)
+[ "$(json "$REST/jobs/$jid" 'd["state"]')" = CREATED ] || fail "a job waiting for slots should be CREATED"
+wait_for 10 field_is "$REST/jobs/$jid" 'd["state"]' FAILED || fail "the job waiting for 2 slots on 1 did not fail"
+json "$REST/jobs/$jid/exceptions" 'json.dumps(d)' >"$T/exc.json"
+grep -q 'slot request timeout' "$T/exc.json" && grep -q 'needs 2 slots; 1 free' "$T/exc.json" ||
+    fail "the failure should name the timeout and the slots: $(cat "$T/exc.json")"
+pass "a job needing 2 slots on a 1-slot cluster fails after the 1 s slot request timeout, naming both numbers"
