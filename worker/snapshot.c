@@ -12,8 +12,8 @@
 #include "common/base/mem.h"
 #include "state.h"
 
-#define KG_BYTES      2
-#define KEY_BUF       (KG_BYTES + CF_STATE_KEY_MAX)
+#define KG_BYTES 2
+#define KEY_BUF  (KG_BYTES + CF_STATE_KEY_MAX)
 
 static const char *const db_names[] = {"ns", "keyed", "op"};
 enum { DB_NS, DB_KEYED, DB_OP, DB__COUNT };
@@ -56,8 +56,8 @@ int cf_snapshot_create(const char *path, int64_t id, struct cf_snapshot **out, s
     s->id = id;
     s->writing = 1;
     s->path = cf_strdup(path);
-    int rc = cf_lmdb_env_open(&s->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, DB__COUNT,
-                              NULL);
+    int rc =
+        cf_lmdb_env_open(&s->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, DB__COUNT, NULL);
     if (rc == 0) {
         rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
     }
@@ -200,8 +200,8 @@ struct cf_snapshot *cf_snapshot_reader(int64_t id, int kg_lo, int kg_hi)
 int cf_snapshot_add_file(struct cf_snapshot *snap, const char *path, struct cf_err *err)
 {
     struct snap_file f = {0};
-    int rc = cf_lmdb_env_open(&f.env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, DB__COUNT,
-                              NULL);
+    int rc =
+        cf_lmdb_env_open(&f.env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, DB__COUNT, NULL);
     MDB_txn *txn = NULL;
     if (rc == 0) {
         rc = mdb_txn_begin(f.env, NULL, MDB_RDONLY, &txn);

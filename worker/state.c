@@ -43,9 +43,9 @@
  * where the address space is limited. */
 #define STATE_MAP_SIZE     (sizeof(size_t) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
 #define STATE_MAP_SIZE_MIN ((size_t)256 << 20)
-#define STATE_FILE_MODE 0600
-#define STATE_DIR_MODE  0700
-#define KG_BYTES        2
+#define STATE_FILE_MODE    0600
+#define STATE_DIR_MODE     0700
+#define KG_BYTES           2
 
 struct cf_state_ns {
     struct cf_state *st;
