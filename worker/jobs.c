@@ -173,6 +173,7 @@ static void *watch_main(void *arg)
             *pp = a->next;
             pthread_mutex_unlock(&wj->lock);
             cf_note("job %s attempt %u: %s here", a->job_id, a->attempt, cf_job_state_name(state));
+            cf_runtime_settle(a->rt);
             report(wj, a, state);
             cf_runtime_destroy(a->rt);
             cf_plan_destroy(a->plan);

@@ -969,17 +969,29 @@ void cf_runtime_vertex_stats(struct cf_runtime *rt, int vertex,
     }
 }
 
+static void join_tasks(struct cf_runtime *rt)
+{
+    for (int i = 0; i < rt->ntasks; i++) {
+        if (rt->tasks[i].started) {
+            pthread_join(rt->tasks[i].thread, NULL);
+            rt->tasks[i].started = 0;
+        }
+    }
+}
+
+void cf_runtime_settle(struct cf_runtime *rt)
+{
+    join_tasks(rt);
+    cf_rt_ckpt_destroy(rt); /* finishes the queued uploads (skips them once canceled) */
+}
+
 void cf_runtime_destroy(struct cf_runtime *rt)
 {
     if (!rt) {
         return;
     }
     cf_runtime_cancel(rt);
-    for (int i = 0; i < rt->ntasks; i++) {
-        if (rt->tasks[i].started) {
-            pthread_join(rt->tasks[i].thread, NULL);
-        }
-    }
+    join_tasks(rt);
     cf_rt_ckpt_destroy(rt); /* uploads still queued refer to the tasks */
     for (int i = 0; i < rt->ntasks; i++) {
         struct cf_task *task = &rt->tasks[i];

@@ -170,6 +170,13 @@ void cf_runtime_subtask_op_stats(struct cf_runtime *rt, int op_index, int subtas
 int64_t cf_runtime_start_ms(struct cf_runtime *rt);
 int64_t cf_runtime_end_ms(struct cf_runtime *rt);
 /* Cancels if needed, joins the threads and frees everything. */
+/*
+ * For an attempt whose tasks all ended: waits for their threads and for the checkpoint
+ * uploads they queued, so nothing of the attempt reaches object storage after its end is
+ * reported (the coordinator then sweeps what no completed checkpoint uses). Counters and
+ * the failure stay readable until cf_runtime_destroy().
+ */
+void cf_runtime_settle(struct cf_runtime *rt);
 void cf_runtime_destroy(struct cf_runtime *rt);
 
 #endif

@@ -18,7 +18,7 @@
 struct cf_xtarget {
     struct cf_gate *gate;
     struct cf_dp_output *out;
-    int unkicked; /* deferred pushes since the last cf_gate_kick() */
+    int unkicked;    /* deferred pushes since the last cf_gate_kick() */
     int64_t wm_sent; /* the last watermark sent to this subtask */
 };
 
