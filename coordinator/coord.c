@@ -111,14 +111,10 @@ static void record_metric(struct cf_coord *c, const char *worker_id, const Cf__T
         if (j->nmetrics == j->cap_metrics) {
             j->cap_metrics = j->cap_metrics ? j->cap_metrics * 2 : 8;
             j->metrics = cf_realloc(j->metrics, (size_t)j->cap_metrics * sizeof(*j->metrics));
-            memset(j->metrics + j->nmetrics, 0,
-                   (size_t)(j->cap_metrics - j->nmetrics) * sizeof(*j->metrics));
         }
         struct vmetric *vm = &j->metrics[x];
-        struct cf_runtime_op_stats *ops = vm->ops;
         memset(vm, 0, sizeof(*vm));
-        vm->ops = ops ? ops : cf_calloc((size_t)j->plan->nops, sizeof(*vm->ops));
-        memset(vm->ops, 0, (size_t)j->plan->nops * sizeof(*vm->ops));
+        vm->ops = cf_calloc((size_t)j->plan->nops, sizeof(*vm->ops));
         vm->vertex = (int)m->vertex;
         vm->subtask = (int)m->subtask;
         j->nmetrics++;
@@ -180,6 +176,17 @@ static struct cf_job_totals *job_totals(const struct job *j)
     return t;
 }
 
+static struct cf_job_totals *job_totals_copy(const struct cf_job_totals *src)
+{
+    struct cf_job_totals *t = cf_new(struct cf_job_totals);
+    *t = *src;
+    t->vertices = cf_calloc((size_t)src->nvertices + 1, sizeof(*t->vertices));
+    memcpy(t->vertices, src->vertices, (size_t)src->nvertices * sizeof(*t->vertices));
+    t->ops = cf_calloc((size_t)src->nops + 1, sizeof(*t->ops));
+    memcpy(t->ops, src->ops, (size_t)src->nops * sizeof(*t->ops));
+    return t;
+}
+
 static void job_totals_free(struct cf_job_totals *t)
 {
     if (t) {
@@ -189,23 +196,25 @@ static void job_totals_free(struct cf_job_totals *t)
     }
 }
 
+static void vmetrics_free(struct vmetric *metrics, int n)
+{
+    for (int x = 0; x < n; x++) {
+        cf_free(metrics[x].ops);
+    }
+    cf_free(metrics);
+}
+
 /* Forgets the counters of the previous attempt. */
 static void metrics_clear(struct job *j)
 {
-    for (int x = 0; x < j->cap_metrics; x++) {
-        cf_free(j->metrics[x].ops);
-    }
-    cf_free(j->metrics);
+    vmetrics_free(j->metrics, j->nmetrics);
     j->metrics = NULL;
     j->nmetrics = j->cap_metrics = 0;
 }
 
 static void archive_free(struct cf_job_archive *a)
 {
-    for (int x = 0; x < a->nmetrics; x++) {
-        cf_free(a->metrics[x].ops);
-    }
-    cf_free(a->metrics);
+    vmetrics_free(a->metrics, a->nmetrics);
     job_totals_free(a->totals);
     cf_free(a->sweep_dir);
     cf_free(a->sweep_retained);
@@ -225,9 +234,6 @@ static void job_archive(struct cf_coord *c, struct job *j)
     a->metrics = j->metrics; /* moved: the job is freed next */
     a->nmetrics = j->nmetrics;
     a->attempt = j->attempt;
-    for (int x = j->nmetrics; x < j->cap_metrics; x++) {
-        cf_free(j->metrics[x].ops);
-    }
     j->metrics = NULL;
     j->nmetrics = j->cap_metrics = 0;
     a->next = c->archive;
@@ -598,6 +604,16 @@ static void run_todo(struct cf_coord *c, struct rpc_todo *todo, int n)
     }
 }
 
+/* Ends a job that has nothing deployed (lock held): *pp, which points to it, becomes the
+ * next job. */
+static void end_undeployed(struct cf_coord *c, struct job *j, struct job **pp, int state)
+{
+    j->rec.end_time = cf_now_ms();
+    job_set_state(c, j, state);
+    *pp = j->next;
+    job_free(j);
+}
+
 /* One pass over the live jobs (lock held): completes, schedules or cancels; RPCs to make
  * are returned in todo and sent by the caller without the lock. */
 static void advance_jobs(struct cf_coord *c, struct rpc_todo **todo, int *ntodo)
@@ -618,10 +634,7 @@ static void advance_jobs(struct cf_coord *c, struct rpc_todo **todo, int *ntodo)
                 cancel_todo(c, j, todo, ntodo);
             }
         } else if (j->cancel_requested) {
-            j->rec.end_time = cf_now_ms();
-            job_set_state(c, j, CF_JOB_CANCELED);
-            *pp = j->next;
-            job_free(j);
+            end_undeployed(c, j, pp, CF_JOB_CANCELED);
             continue;
         } else if (cf_monotonic_ms() >= j->not_before_ms) {
             struct cf_err why;
@@ -642,10 +655,7 @@ static void advance_jobs(struct cf_coord *c, struct rpc_todo **todo, int *ntodo)
                                 "(slot request timeout): %s",
                                 (long long)(c->opts.slot_request_timeout_ms / 1000), why.msg);
                 cf_warn("job %s (%s): %s", j->rec.id, j->rec.name, j->rec.failure);
-                j->rec.end_time = cf_now_ms();
-                job_set_state(c, j, CF_JOB_FAILED);
-                *pp = j->next;
-                job_free(j);
+                end_undeployed(c, j, pp, CF_JOB_FAILED);
                 continue;
             }
         }
@@ -949,14 +959,9 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
         return;
     }
     int rc = cf_jobstore_get(c->jobs, jid ? jid : "", &rec);
+    /* A copy: the archive may drop the job once the lock is released. */
     const struct cf_job_archive *a = rc ? NULL : find_archive(c, rec.id);
-    struct cf_runtime_vertex_stats *vs = NULL;
-    int nv = 0;
-    if (a && a->totals) {
-        nv = a->totals->nvertices;
-        vs = cf_calloc((size_t)nv, sizeof(*vs));
-        memcpy(vs, a->totals->vertices, (size_t)nv * sizeof(*vs));
-    }
+    struct cf_job_totals *totals = a && a->totals ? job_totals_copy(a->totals) : NULL;
     pthread_mutex_unlock(&c->lock);
     if (rc) {
         cf_http_resp_error(resp, 404, "job %s not found", jid ? jid : "");
@@ -966,6 +971,7 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
     struct cf_err err;
     cf_err_clear(&err);
     struct cf_plan *plan = plan_spec(rec.spec, rec.parallelism, &err);
+    int counted = plan && totals && plan->nvertices == totals->nvertices;
     struct cf_job_view v = {.id = rec.id,
                             .name = rec.name,
                             .state = rec.state,
@@ -973,10 +979,10 @@ static void h_job(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
                             .end_time = rec.end_time,
                             .now = cf_now_ms(),
                             .plan = plan,
-                            .vstats = plan && plan->nvertices == nv ? vs : NULL};
+                            .vstats = counted ? totals->vertices : NULL};
     cf_http_resp_json(resp, 200, cf_rest_job_details(&v));
     cf_plan_destroy(plan);
-    cf_free(vs);
+    job_totals_free(totals);
     cf_job_record_clear(&rec);
 }
 
@@ -1124,15 +1130,7 @@ int cf_coord_job_status(struct cf_coord *c, const char *jid, struct cf_coord_job
         snprintf(st->failure, sizeof(st->failure), "%s", rec.failure ? rec.failure : "");
         const struct cf_job_archive *a = find_archive(c, jid);
         if (a && a->totals) {
-            st->totals = cf_new(struct cf_job_totals);
-            *st->totals = *a->totals;
-            st->totals->vertices =
-                cf_calloc((size_t)a->totals->nvertices + 1, sizeof(*st->totals->vertices));
-            memcpy(st->totals->vertices, a->totals->vertices,
-                   (size_t)a->totals->nvertices * sizeof(*st->totals->vertices));
-            st->totals->ops = cf_calloc((size_t)a->totals->nops + 1, sizeof(*st->totals->ops));
-            memcpy(st->totals->ops, a->totals->ops,
-                   (size_t)a->totals->nops * sizeof(*st->totals->ops));
+            st->totals = job_totals_copy(a->totals);
         }
         cf_job_record_clear(&rec);
     } else {
@@ -1217,7 +1215,6 @@ static void h_plan(void *arg, struct cf_http_req *req, struct cf_http_resp *resp
     cf_job_record_clear(&rec);
 }
 
-/* GET /jobs/:jid/exceptions: the last failure (Flink's exceptionHistory shape). */
 /* ---- vertices ---- */
 
 static const char *const task_state_names[] = {
@@ -1356,6 +1353,7 @@ static void h_vertex_watermarks(void *arg, struct cf_http_req *req, struct cf_ht
     vertex_endpoint(arg, req, resp, VX_WATERMARKS);
 }
 
+/* GET /jobs/:jid/exceptions: the last failure (Flink's exceptionHistory shape). */
 static void h_exceptions(void *arg, struct cf_http_req *req, struct cf_http_resp *resp)
 {
     struct cf_coord *c = arg;
