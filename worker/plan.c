@@ -270,7 +270,10 @@ static void plan_projection(struct cf_plan *plan)
             uint8_t *used = cf_calloc(nf + 1, 1);
             for (int c = i + 1; c < plan->nops; c++) {
                 const struct cf_plan_op *cons = &plan->ops[c];
-                for (uint32_t f = 0; f < nf && cons->input_op == i && cons->input_out == o; f++) {
+                if (cons->input_op != i || cons->input_out != o) {
+                    continue;
+                }
+                for (uint32_t f = 0; f < nf; f++) {
                     used[f] |= cons->in_used[f];
                 }
             }

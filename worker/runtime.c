@@ -410,7 +410,6 @@ static void task_end(struct cf_task *task, int state)
         snprintf(rt->failure, sizeof(rt->failure), "%s", task->failure);
     }
     if (--rt->running == 0) {
-        rt->end_ms = cf_now_ms();
         if (rt->failed) {
             rt->state = CF_JOB_FAILED;
         } else if (rt->canceled) {
@@ -783,7 +782,6 @@ int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
     }
     pthread_mutex_lock(&rt->lock);
     rt->state = CF_JOB_RUNNING;
-    rt->start_ms = cf_now_ms();
     rt->running = 0;
     for (int i = 0; i < rt->ntasks; i++) {
         rt->running += !rt->tasks[i].remote;
@@ -791,7 +789,6 @@ int cf_runtime_start(struct cf_runtime *rt, struct cf_err *err)
     int none = rt->running == 0;
     if (none) {
         rt->state = CF_JOB_FINISHED; /* nothing placed here */
-        rt->end_ms = cf_now_ms();
     }
     pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < rt->ntasks; i++) {
@@ -870,16 +867,6 @@ void cf_runtime_cancel(struct cf_runtime *rt)
 const char *cf_runtime_failure(struct cf_runtime *rt)
 {
     return rt->failure;
-}
-
-int64_t cf_runtime_start_ms(struct cf_runtime *rt)
-{
-    return rt->start_ms;
-}
-
-int64_t cf_runtime_end_ms(struct cf_runtime *rt)
-{
-    return rt->end_ms;
 }
 
 void cf_runtime_subtask_op_stats(struct cf_runtime *rt, int op_index, int subtask,

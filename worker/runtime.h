@@ -167,9 +167,6 @@ int cf_runtime_subtask_stats(struct cf_runtime *rt, int vertex, int subtask,
 /* One operator of one subtask (zeros when the subtask runs elsewhere). Any thread. */
 void cf_runtime_subtask_op_stats(struct cf_runtime *rt, int op_index, int subtask,
                                  struct cf_runtime_op_stats *stats);
-int64_t cf_runtime_start_ms(struct cf_runtime *rt);
-int64_t cf_runtime_end_ms(struct cf_runtime *rt);
-/* Cancels if needed, joins the threads and frees everything. */
 /*
  * For an attempt whose tasks all ended: waits for their threads and for the checkpoint
  * uploads they queued, so nothing of the attempt reaches object storage after its end is
@@ -177,6 +174,7 @@ int64_t cf_runtime_end_ms(struct cf_runtime *rt);
  * the failure stay readable until cf_runtime_destroy().
  */
 void cf_runtime_settle(struct cf_runtime *rt);
+/* Cancels if needed, joins the threads and frees everything. */
 void cf_runtime_destroy(struct cf_runtime *rt);
 
 #endif

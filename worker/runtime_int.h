@@ -105,8 +105,6 @@ struct cf_runtime {
     int running;  /* tasks not yet ended */
     int failed;
     char failure[2048];
-    int64_t start_ms;
-    int64_t end_ms;
     char *state_dir; /* <root>/<job id> */
     int keep_state;
     int placed;                            /* spread over workers (cf_runtime_create_placed) */
