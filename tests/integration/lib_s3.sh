@@ -35,7 +35,8 @@ start_s3() {
     export S3_REQUEST_LOG
     if declare -p PIDS >/dev/null 2>&1; then PIDS+=("$S3_PID"); fi
     local _
-    for _ in $(seq 200); do
+    # Up to 30 s: node takes seconds to start on a loaded machine (10 s once ran out).
+    for _ in $(seq 600); do
         grep -q 'listening on' "$log" 2>/dev/null && break
         kill -0 "$S3_PID" 2>/dev/null || break
         sleep 0.05
