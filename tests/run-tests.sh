@@ -18,6 +18,8 @@ for t in "$@"; do
     fi
     printf '  %-4s %-10s %-44s %3ss\n' "$status" "$suite" "$name" "$(( $(date +%s) - start ))"
     if [ "$status" = FAIL ]; then
+        # the failure's own message first: the log's tail is mostly process logs
+        grep -m3 '^FAIL' "$log" | sed 's/^/      | /'
         sed 's/^/      | /' "$log" | tail -40
     fi
 done
