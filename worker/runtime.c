@@ -548,6 +548,9 @@ static int xwriter_create(struct cf_runtime *rt, struct cf_task *task,
     xw->key_idx = consumer->decl.key_idx;
     xw->nkeys = consumer->decl.nkeys;
     xw->max_parallelism = rt->plan->max_parallelism;
+    if ((xw->max_parallelism & (xw->max_parallelism - 1)) == 0) {
+        xw->kg_mask = (uint64_t)xw->max_parallelism - 1;
+    }
     xw->pool = pool;
     xw->watermark = CF_TS_MIN;
     if (xw->exchange == CF_EXCHANGE_HASH) {

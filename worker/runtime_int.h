@@ -33,6 +33,7 @@ struct cf_xwriter {
     const int *key_idx;
     int nkeys;
     int max_parallelism;
+    uint64_t kg_mask; /* max_parallelism - 1 when it is a power of 2, else 0 */
     struct cf_batch_pool *pool;
     struct cf_batch **pending; /* HASH: a batch being filled per downstream subtask */
     const uint8_t *used;       /* HASH: the columns the consumer reads (plan in_used) */
@@ -43,8 +44,7 @@ struct cf_xwriter {
     uint32_t *row_dst;
     uint32_t *count, *fill;
     int64_t *min_ts; /* the earliest event time among a batch's rows per downstream subtask */
-    char **dst_data;
-    uint8_t **dst_nulls;
+    void **dst_data, **dst_nulls; /* per downstream subtask: where a column's rows go */
     int64_t watermark;
     uint64_t records_out;
 };

@@ -87,18 +87,24 @@ static int push_pending(struct cf_xwriter *xw, int target)
  * row_dst[r] of their targets' pending batches. */
 static inline void scatter(struct cf_xwriter *xw, const struct cf_batch *in, uint32_t c, size_t w)
 {
-    const struct cf_col *sc = &in->cols[c];
+    /* Locals throughout: the stores may alias anything, so fields read in the loop would be
+     * loaded again on every row. */
+    void **dst = xw->dst_data, **dnull = xw->dst_nulls;
     for (int t = 0; t < xw->nout; t++) {
         struct cf_batch *p = xw->pending[t];
-        xw->dst_data[t] = p ? p->cols[c].v.data : NULL;
-        xw->dst_nulls[t] = p ? p->cols[c].nulls : NULL;
+        dst[t] = p ? p->cols[c].v.data : NULL;
+        dnull[t] = p ? p->cols[c].nulls : NULL;
     }
     const uint16_t *tg = xw->row_target;
     const uint32_t *d = xw->row_dst;
-    const char *src = sc->v.data;
-    for (uint32_t r = 0; r < in->n; r++) {
-        xw->dst_nulls[tg[r]][d[r]] = sc->nulls[r];
-        memcpy(xw->dst_data[tg[r]] + (size_t)d[r] * w, src + (size_t)r * w, w);
+    const char *src = in->cols[c].v.data;
+    const uint8_t *nulls = in->cols[c].nulls;
+    uint32_t n = in->n;
+    for (uint32_t r = 0; r < n; r++) {
+        uint16_t t = tg[r];
+        uint32_t at = d[r];
+        ((uint8_t *)dnull[t])[at] = nulls[r];
+        memcpy((char *)dst[t] + (size_t)at * w, src + (size_t)r * w, w);
     }
 }
 
@@ -124,16 +130,24 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
     uint32_t n = batch->n;
     cf_assert(n <= CF_BATCH_ROWS);
     cf_keys_hash(batch, xw->key_idx, xw->nkeys, xw->hashes);
-    memset(xw->count, 0, (size_t)xw->nout * sizeof(*xw->count));
+    const uint64_t *h = xw->hashes;
+    const int64_t *ts = batch->ts;
+    const uint16_t *kg_target = xw->kg_target;
+    uint16_t *row_target = xw->row_target;
+    uint32_t *count = xw->count;
+    int64_t *min_ts = xw->min_ts;
+    memset(count, 0, (size_t)xw->nout * sizeof(*count));
     for (int t = 0; t < xw->nout; t++) {
-        xw->min_ts[t] = INT64_MAX;
+        min_ts[t] = INT64_MAX;
     }
+    uint64_t mask = xw->kg_mask;
     for (uint32_t r = 0; r < n; r++) {
-        uint16_t t = xw->kg_target[cf_key_group(xw->hashes[r], xw->max_parallelism)];
-        xw->row_target[r] = t;
-        xw->count[t]++;
-        if (batch->ts[r] < xw->min_ts[t]) {
-            xw->min_ts[t] = batch->ts[r];
+        /* cf_key_group(): a mask instead of a division when max_parallelism is a power of 2 */
+        uint16_t t = kg_target[mask ? h[r] & mask : (uint64_t)cf_key_group(h[r], xw->max_parallelism)];
+        row_target[r] = t;
+        count[t]++;
+        if (ts[r] < min_ts[t]) {
+            min_ts[t] = ts[r];
         }
     }
     int rc = 0;
@@ -157,13 +171,18 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
         cf_batch_release(batch);
         return rc;
     }
+    uint32_t *fill = xw->fill, *row_dst = xw->row_dst;
     for (uint32_t r = 0; r < n; r++) {
-        xw->row_dst[r] = xw->fill[xw->row_target[r]]++;
+        row_dst[r] = fill[row_target[r]]++;
+    }
+    void **dst_ts = xw->dst_data, **dst_hash = xw->dst_nulls;
+    for (int t = 0; t < xw->nout; t++) {
+        dst_ts[t] = xw->pending[t] ? xw->pending[t]->ts : NULL;
+        dst_hash[t] = xw->pending[t] ? xw->pending[t]->key_hash : NULL;
     }
     for (uint32_t r = 0; r < n; r++) {
-        struct cf_batch *p = xw->pending[xw->row_target[r]];
-        p->ts[xw->row_dst[r]] = batch->ts[r];
-        p->key_hash[xw->row_dst[r]] = xw->hashes[r];
+        ((int64_t *)dst_ts[row_target[r]])[row_dst[r]] = ts[r];
+        ((uint64_t *)dst_hash[row_target[r]])[row_dst[r]] = h[r];
     }
     for (uint32_t c = 0; c < batch->schema->nfields; c++) {
         if (xw->used[c]) {
