@@ -4,15 +4,21 @@
  * of the input.
  *
  * Files are cut into splits of `split_size` bytes (CSV with a header: whole files); split k
- * goes to subtask k % parallelism. A line belongs to the split in which it starts, so
+ * is owned by subtask k % parallelism. A line belongs to the split in which it starts, so
  * splits never lose or duplicate a line. Lines that do not parse or fit the schema go to
  * the "errors" side output with their location as "<path>@<byte offset>".
+ *
+ * The subtasks in one process read the splits of all of them, each taking the next one in
+ * split order when it is done with its last (as Flink's split enumerator hands splits to the
+ * reader that asks), so they end together however the work falls; subtasks in other
+ * processes read their own. Each subtask so reads its splits in file order, as before.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +65,8 @@ static const struct cf_conf_key file_keys[] = {
      "Rows per batch at most (a watermark follows every batch): lower it to cut latency or "
      "to decide lateness record by record."},
     {"split_size", CF_CONF_SIZE, 0, "32MB", offsetof(struct file_conf, split_size), NULL,
-     "Files are read in splits of this size, spread over the subtasks."},
+     "Files are read in splits of this size; the subtasks in one process take the next split "
+     "when they finish one."},
     CF_EVTIME_CONF_KEYS(struct file_conf, event_time),
     {NULL, CF_CONF_END, 0, NULL, 0, NULL, NULL},
 };
@@ -75,17 +82,28 @@ struct file_prep {
 
 struct split {
     int file;
+    int owner; /* k % parallelism: writes the split's restored entry to checkpoints */
     int64_t start;
     int64_t end;
-    int64_t resume; /* restored: offset of the next line to read (a line start), else -1 */
+    int64_t resume; /* restored: offset of the next line to read (a line start; >= end: read
+                     * to its end), else -1 */
+};
+
+/* Shared by the subtasks in this process (cf_op_shared): the next split to hand out. */
+struct split_queue {
+    int next;
 };
 
 struct file_state {
     char **files;
     int nfiles;
-    struct split *splits; /* this subtask's */
+    struct split *splits; /* the splits of the subtasks in this process, in order */
     int nsplits;
-    int cur;         /* split being read */
+    struct split_queue *queue;
+    int *taken; /* indexes in splits of the splits this subtask took, in order */
+    int ntaken;
+    int cur;         /* split being read (the last taken), or -1 */
+    int drained;     /* the queue had no split left */
     int fd;          /* -1 when no split is open */
     char *buf;       /* read buffer */
     size_t cap;      /* its size */
@@ -197,6 +215,34 @@ static int list_files(struct file_state *st, const char *path, struct cf_err *er
     return 0;
 }
 
+static void *queue_create(struct cf_op *op)
+{
+    (void)op;
+    return cf_new(struct split_queue);
+}
+
+static void queue_destroy(void *queue)
+{
+    cf_free(queue);
+}
+
+/* The next split for this subtask to read (an index in st->splits), or -1 when none is left. */
+static int take_split(struct file_state *st)
+{
+    for (;;) {
+        int k = __atomic_fetch_add(&st->queue->next, 1, __ATOMIC_RELAXED);
+        if (k >= st->nsplits) {
+            return -1;
+        }
+        const struct split *sp = &st->splits[k];
+        if (sp->resume < sp->end) {
+            st->taken[st->ntaken++] = k;
+            return k;
+        }
+        /* read to its end before the checkpoint restored: its owner keeps its entry */
+    }
+}
+
 static int file_open(struct cf_op *op, struct cf_err *err)
 {
     const struct file_conf *conf = op->conf;
@@ -209,7 +255,7 @@ static int file_open(struct cf_op *op, struct cf_err *err)
     if (rc) {
         return rc;
     }
-    /* Cut every file into splits; keep every parallelism-th one. */
+    /* Cut every file into splits; keep those of the subtasks in this process. */
     int k = 0;
     int whole = conf->format == FMT_CSV && conf->header;
     for (int f = 0; f < st->nfiles; f++) {
@@ -220,17 +266,20 @@ static int file_open(struct cf_op *op, struct cf_err *err)
         int64_t size = sb.st_size;
         int64_t step = whole ? (size > 0 ? size : 1) : conf->split_size;
         for (int64_t start = 0; start < size || (start == 0 && size == 0); start += step, k++) {
-            if (k % op->parallelism == op->subtask && size > 0) {
+            int owner = k % op->parallelism;
+            if (cf_op_subtask_local(op, owner) && size > 0) {
                 st->splits =
                     cf_realloc(st->splits, (size_t)(st->nsplits + 1) * sizeof(struct split));
                 st->splits[st->nsplits++] =
-                    (struct split){f, start, start + step < size ? start + step : size, -1};
+                    (struct split){f, owner, start, start + step < size ? start + step : size, -1};
             }
             if (size == 0) {
                 break;
             }
         }
     }
+    st->taken = cf_calloc((size_t)st->nsplits + 1, sizeof(*st->taken));
+    st->queue = cf_op_shared(op, queue_create, queue_destroy);
     st->cap = READ_CHUNK;
     st->buf = cf_malloc(st->cap);
     if (conf->format == FMT_CSV) {
@@ -429,10 +478,11 @@ static int file_poll(struct cf_op *op, int64_t *wait_ms)
     int rc = 0;
     while (budget > 0 && !cf_batch_full(b)) {
         if (st->fd < 0) {
-            if (st->cur + 1 >= st->nsplits) {
+            st->cur = st->drained ? -1 : take_split(st);
+            if (st->cur < 0) {
+                st->drained = 1;
                 break;
             }
-            st->cur++;
             if ((rc = open_split(op, st)) != 0) {
                 break;
             }
@@ -477,7 +527,7 @@ static int file_poll(struct cf_op *op, int64_t *wait_ms)
         cf_batch_release(b);
         return rc;
     }
-    int done = st->fd < 0 && st->cur + 1 >= st->nsplits;
+    int done = st->fd < 0 && st->drained;
     if (prep->ts_idx >= 0) {
         cf_evtime_assign(b, prep->ts_idx, 0, &st->wm, 0);
     }
@@ -496,8 +546,10 @@ static int file_poll(struct cf_op *op, int64_t *wait_ms)
 /*
  * Checkpoint entries (operator state, seen by every subtask on restore): key
  * "<split start>:<file path>", value the offset of the next line to read as decimal text, or
- * "done". Splits not yet started have no entry. Restoring with another parallelism works:
- * splits are assigned again (k % parallelism) and each subtask picks its splits' entries.
+ * "done". Splits not yet started have no entry. A subtask writes the entries of the splits
+ * it took, and its owner carries a restored entry on into every later checkpoint (the split
+ * may not be taken again before it); a restore keeps the furthest entry of a split. Restoring
+ * with another parallelism works: splits are owned again by k % parallelism.
  */
 static int split_key(const struct file_state *st, const struct split *sp, char *out, size_t cap)
 {
@@ -505,42 +557,50 @@ static int split_key(const struct file_state *st, const struct split *sp, char *
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
-static int file_snapshot(struct cf_op *op, struct cf_snapshot *snap)
+static int put_entry(struct cf_op *op, struct cf_snapshot *snap, const struct split *sp,
+                     int64_t resume)
 {
     struct file_state *st = op->state;
     char key[600], val[32];
-    for (int i = 0; i <= st->cur && i < st->nsplits; i++) {
-        const struct split *sp = &st->splits[i];
-        int kl = split_key(st, sp, key, sizeof(key));
-        if (kl < 0) {
-            return cf_op_fail(op, "file path too long for a checkpoint: %s", st->files[sp->file]);
-        }
-        int vl;
-        if (i < st->cur || st->fd < 0) {
-            vl = snprintf(val, sizeof(val), "done");
-        } else if (st->skipping && st->line_off < sp->start) {
-            continue; /* opened, first partial line not skipped yet: start over */
-        } else {
-            vl = snprintf(val, sizeof(val), "%lld", (long long)st->line_off);
-        }
-        if (cf_snapshot_put(snap, key, (size_t)kl, val, (size_t)vl) != 0) {
-            return cf_op_fail(op, "cannot write the checkpoint entry of %s", key);
-        }
+    int kl = split_key(st, sp, key, sizeof(key));
+    if (kl < 0) {
+        return cf_op_fail(op, "file path too long for a checkpoint: %s", st->files[sp->file]);
+    }
+    int vl = resume >= sp->end ? snprintf(val, sizeof(val), "done")
+                               : snprintf(val, sizeof(val), "%lld", (long long)resume);
+    if (cf_snapshot_put(snap, key, (size_t)kl, val, (size_t)vl) != 0) {
+        return cf_op_fail(op, "cannot write the checkpoint entry of %s", key);
     }
     return 0;
 }
 
-struct file_restore {
-    struct file_state *st;
-    int ndone;
-};
+static int file_snapshot(struct cf_op *op, struct cf_snapshot *snap)
+{
+    struct file_state *st = op->state;
+    int rc = 0;
+    for (int i = 0; i < st->nsplits && rc == 0; i++) {
+        const struct split *sp = &st->splits[i];
+        if (sp->owner == op->subtask && sp->resume >= 0) {
+            rc = put_entry(op, snap, sp, sp->resume);
+        }
+    }
+    for (int t = 0; t < st->ntaken && rc == 0; t++) {
+        const struct split *sp = &st->splits[st->taken[t]];
+        if (st->taken[t] != st->cur || st->fd < 0) {
+            rc = put_entry(op, snap, sp, sp->end);
+        } else if (!(st->skipping && st->line_off < sp->start)) {
+            /* (opened, first partial line not skipped yet: no entry, start over) */
+            rc = put_entry(op, snap, sp, st->line_off);
+        }
+    }
+    return rc;
+}
 
 static int file_restore_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
                               size_t vlen)
 {
     (void)kg;
-    struct file_restore *r = arg;
-    struct file_state *st = r->st;
+    struct file_state *st = arg;
     char k[600];
     for (int i = 0; i < st->nsplits; i++) {
         struct split *sp = &st->splits[i];
@@ -548,12 +608,14 @@ static int file_restore_visit(void *arg, int kg, const void *key, size_t klen, c
         if (kl < 0 || (size_t)kl != klen || memcmp(k, key, klen) != 0) {
             continue;
         }
-        if (vlen == 4 && memcmp(val, "done", 4) == 0) {
-            sp->resume = sp->end; /* nothing left */
-        } else {
+        int64_t resume = sp->end; /* "done": nothing left */
+        if (vlen != 4 || memcmp(val, "done", 4) != 0) {
             char num[32];
             snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), (const char *)val);
-            sp->resume = strtoll(num, NULL, 10);
+            resume = strtoll(num, NULL, 10);
+        }
+        if (resume > sp->resume) {
+            sp->resume = resume; /* several subtasks wrote the split: the furthest is right */
         }
     }
     return 0;
@@ -561,18 +623,8 @@ static int file_restore_visit(void *arg, int kg, const void *key, size_t klen, c
 
 static int file_restore(struct cf_op *op, struct cf_snapshot *snap)
 {
-    struct file_restore r = {.st = op->state};
-    int rc = cf_snapshot_scan(snap, file_restore_visit, &r);
-    /* Splits read to their end are dropped; the rest resume where they were. */
-    struct file_state *st = op->state;
-    int k = 0;
-    for (int i = 0; i < st->nsplits; i++) {
-        if (st->splits[i].resume < 0 || st->splits[i].resume < st->splits[i].end) {
-            st->splits[k++] = st->splits[i];
-        }
-    }
-    st->nsplits = k;
-    return rc;
+    /* Splits read to their end are skipped by take_split(); the rest resume where they were. */
+    return cf_snapshot_scan(snap, file_restore_visit, op->state);
 }
 
 static void file_close(struct cf_op *op)
@@ -589,6 +641,7 @@ static void file_close(struct cf_op *op)
     }
     cf_free(st->files);
     cf_free(st->splits);
+    cf_free(st->taken);
     cf_free(st->buf);
     cf_json_decoder_destroy(st->json);
     cf_csv_decoder_destroy(st->csv);

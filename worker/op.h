@@ -179,6 +179,17 @@ void cf_op_idle(struct cf_op *op);
 int cf_op_canceled(const struct cf_op *op);
 /* Records why the operator fails (shown in the job's exceptions); returns CF_EFAILED. */
 int cf_op_fail(struct cf_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The subtasks of an operator that run in this process (all of them under `cfctl local`, the
+ * ones in this worker's slots on a cluster) may share an object, such as a source's queue of
+ * splits: the first caller creates it with create(op), every later caller gets the same one,
+ * from any of those subtasks' threads (the object's own fields need atomics or a lock). It
+ * lives as long as the job attempt; destroy(obj) frees it then. open() or later.
+ */
+void *cf_op_shared(struct cf_op *op, void *(*create)(struct cf_op *op), void (*destroy)(void *obj));
+/* 1 if subtask s of the operator runs in this process (and so shares cf_op_shared's object). */
+int cf_op_subtask_local(const struct cf_op *op, int s);
+
 struct cf_state_ns;
 /*
  * The operator's keyed-state namespace (named by its id) in its subtask's LMDB environment

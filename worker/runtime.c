@@ -181,6 +181,31 @@ const char *cf_op_job_id(const struct cf_op *op)
     return op->task->rt->job_id;
 }
 
+void *cf_op_shared(struct cf_op *op, void *(*create)(struct cf_op *op), void (*destroy)(void *obj))
+{
+    struct cf_runtime *rt = op->task->rt;
+    pthread_mutex_lock(&rt->lock);
+    void *obj = NULL;
+    for (int i = 0; i < rt->nshared && !obj; i++) {
+        if (rt->shared[i].op == op->decl->index) {
+            obj = rt->shared[i].obj;
+        }
+    }
+    if (!obj) {
+        obj = create(op);
+        rt->shared = cf_realloc(rt->shared, (size_t)(rt->nshared + 1) * sizeof(*rt->shared));
+        rt->shared[rt->nshared++] = (struct cf_rt_shared){op->decl->index, obj, destroy};
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return obj;
+}
+
+int cf_op_subtask_local(const struct cf_op *op, int s)
+{
+    struct cf_runtime *rt = op->task->rt;
+    return s >= 0 && s < op->parallelism && !cf_rt_task(rt, op->task->vertex->index, s)->remote;
+}
+
 const char *cf_op_log_prefix(const struct cf_op *op)
 {
     return op->task->log_ctx;
@@ -511,11 +536,6 @@ static void *task_main(void *arg)
 
 /* ---- setup ---- */
 
-static struct cf_task *task_of(struct cf_runtime *rt, int vertex, int subtask)
-{
-    return &rt->tasks[rt->vertex_first_task[vertex] + subtask];
-}
-
 /* Index of operator op_index within its vertex's chain. */
 static int chain_pos(const struct cf_plan_vertex *v, int op_index)
 {
@@ -575,7 +595,7 @@ static int xwriter_create(struct cf_runtime *rt, struct cf_task *task,
     *out = xw;
     for (int s = 0; s < xw->nout; s++) {
         xw->targets[s].wm_sent = CF_TS_MIN;
-        struct cf_task *down = task_of(rt, dv->index, s);
+        struct cf_task *down = cf_rt_task(rt, dv->index, s);
         if (!down->remote) {
             xw->targets[s].gate = down->gate;
             continue;
@@ -634,7 +654,7 @@ static int register_remote_inputs(struct cf_runtime *rt, struct cf_task *task, s
     struct cf_batch_pool *pool = rt->pools[head->input_op][head->input_out];
     int up_par = rt->plan->vertices[v->input_vertex].parallelism;
     for (int u = 0; u < up_par; u++) {
-        if (!task_of(rt, v->input_vertex, u)->remote) {
+        if (!cf_rt_task(rt, v->input_vertex, u)->remote) {
             continue;
         }
         char *key = channel_key(rt, v->input_vertex, u, v->index, task->subtask);
@@ -720,7 +740,7 @@ static struct cf_runtime *runtime_create(const struct cf_plan *plan, const char 
     for (int v = 0; v < plan->nvertices; v++) {
         const struct cf_plan_vertex *vx = &plan->vertices[v];
         for (int s = 0; s < vx->parallelism; s++) {
-            struct cf_task *task = task_of(rt, v, s);
+            struct cf_task *task = cf_rt_task(rt, v, s);
             task->rt = rt;
             task->vertex = vx;
             task->subtask = s;
@@ -877,7 +897,7 @@ void cf_runtime_subtask_op_stats(struct cf_runtime *rt, int op_index, int subtas
 {
     memset(stats, 0, sizeof(*stats));
     const struct cf_plan_op *pop = &rt->plan->ops[op_index];
-    const struct cf_task *task = task_of(rt, pop->vertex, subtask);
+    const struct cf_task *task = cf_rt_task(rt, pop->vertex, subtask);
     if (task->remote) {
         return;
     }
@@ -917,7 +937,7 @@ int cf_runtime_subtask_stats(struct cf_runtime *rt, int vertex, int subtask,
                              struct cf_runtime_subtask_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
-    struct cf_task *task = task_of(rt, vertex, subtask);
+    struct cf_task *task = cf_rt_task(rt, vertex, subtask);
     if (task->remote) {
         return -1;
     }
@@ -1028,6 +1048,10 @@ void cf_runtime_destroy(struct cf_runtime *rt)
         cf_free(rt->data_ports);
         cf_free(rt->slot_worker);
     }
+    for (int i = 0; i < rt->nshared; i++) {
+        rt->shared[i].destroy(rt->shared[i].obj);
+    }
+    cf_free(rt->shared);
     cf_free(rt->tasks);
     cf_free(rt->vertex_first_task);
     pthread_cond_destroy(&rt->changed);

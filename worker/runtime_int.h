@@ -115,6 +115,12 @@ struct cf_runtime {
     char **input_keys; /* data-plane inputs registered for local gates */
     int ninput_keys;
     struct cf_rt_ckpt *ck; /* checkpointing (rt_checkpoint.c); NULL when off */
+    struct cf_rt_shared {  /* cf_op_shared() objects, under lock */
+        int op;            /* plan op index */
+        void *obj;
+        void (*destroy)(void *obj);
+    } * shared;
+    int nshared;
 };
 
 static inline struct cf_task *cf_rt_task(struct cf_runtime *rt, int vertex, int subtask)

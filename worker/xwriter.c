@@ -143,7 +143,8 @@ static int send_hash(struct cf_xwriter *xw, struct cf_batch *batch)
     uint64_t mask = xw->kg_mask;
     for (uint32_t r = 0; r < n; r++) {
         /* cf_key_group(): a mask instead of a division when max_parallelism is a power of 2 */
-        uint16_t t = kg_target[mask ? h[r] & mask : (uint64_t)cf_key_group(h[r], xw->max_parallelism)];
+        uint16_t t =
+            kg_target[mask ? h[r] & mask : (uint64_t)cf_key_group(h[r], xw->max_parallelism)];
         row_target[r] = t;
         count[t]++;
         if (ts[r] < min_ts[t]) {
