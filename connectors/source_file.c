@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <dirent.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
