@@ -595,27 +595,59 @@ static int file_snapshot(struct cf_op *op, struct cf_snapshot *snap)
     return rc;
 }
 
+/* The split of this process that a checkpoint entry's key names, or NULL: a binary search in
+ * the sorted file names, then in the splits (in file, then start order). */
+static struct split *find_split(struct file_state *st, const void *key, size_t klen)
+{
+    char buf[600];
+    if (klen >= sizeof(buf)) {
+        return NULL;
+    }
+    memcpy(buf, key, klen);
+    buf[klen] = '\0';
+    char *colon = strchr(buf, ':'), *end;
+    if (!colon) {
+        return NULL;
+    }
+    *colon = '\0';
+    long long start = strtoll(buf, &end, 10);
+    const char *path = colon + 1;
+    char **f = bsearch(&path, st->files, (size_t)st->nfiles, sizeof(char *), cmp_str);
+    if (end != colon || !f) {
+        return NULL;
+    }
+    int file = (int)(f - st->files), lo = 0, hi = st->nsplits;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        const struct split *sp = &st->splits[mid];
+        if (sp->file < file || (sp->file == file && sp->start < start)) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < st->nsplits && st->splits[lo].file == file && st->splits[lo].start == start) {
+        return &st->splits[lo];
+    }
+    return NULL;
+}
+
 static int file_restore_visit(void *arg, int kg, const void *key, size_t klen, const void *val,
                               size_t vlen)
 {
     (void)kg;
-    struct file_state *st = arg;
-    char k[600];
-    for (int i = 0; i < st->nsplits; i++) {
-        struct split *sp = &st->splits[i];
-        int kl = split_key(st, sp, k, sizeof(k));
-        if (kl < 0 || (size_t)kl != klen || memcmp(k, key, klen) != 0) {
-            continue;
-        }
-        int64_t resume = sp->end; /* "done": nothing left */
-        if (vlen != 4 || memcmp(val, "done", 4) != 0) {
-            char num[32];
-            snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), (const char *)val);
-            resume = strtoll(num, NULL, 10);
-        }
-        if (resume > sp->resume) {
-            sp->resume = resume; /* several subtasks wrote the split: the furthest is right */
-        }
+    struct split *sp = find_split(arg, key, klen);
+    if (!sp) {
+        return 0; /* a split of a subtask in another process */
+    }
+    int64_t resume = sp->end; /* "done": nothing left */
+    if (vlen != 4 || memcmp(val, "done", 4) != 0) {
+        char num[32];
+        snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), (const char *)val);
+        resume = strtoll(num, NULL, 10);
+    }
+    if (resume > sp->resume) {
+        sp->resume = resume; /* several subtasks wrote the split: the furthest is right */
     }
     return 0;
 }
